@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+)
+
+// Dialect names the database engine behind a *bun.DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Config says which database to open. An empty URL means the embedded SQLite
+// file tether.db inside DataDir.
+type Config struct {
+	URL     string
+	DataDir string
+}
+
+// Describe returns where the database lives, with any password removed, for logs.
+func (c Config) Describe() string {
+	if c.URL == "" {
+		return "sqlite:" + filepath.Join(c.DataDir, "tether.db")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "(unparseable database URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.Redacted()
+}
+
+// DialectOf reports the dialect of an open database.
+func DialectOf(db *bun.DB) Dialect {
+	if db.Dialect().Name().String() == "pg" {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Open opens the database described by cfg. PostgreSQL URLs (postgres:// or
+// postgresql://) use pgx's database/sql driver so that other libraries (River)
+// can share the pool; anything else is refused unless it is a sqlite: URL.
+func Open(ctx context.Context, cfg Config, log hclog.Logger) (*bun.DB, error) {
+	switch {
+	case cfg.URL == "":
+		if cfg.DataDir == "" {
+			return nil, fmt.Errorf("open database: neither a database URL nor a data directory is set")
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("open database: create data directory: %w", err)
+		}
+		return OpenSQLite(ctx, filepath.Join(cfg.DataDir, "tether.db"))
+	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
+		return OpenPostgres(ctx, cfg.URL)
+	case strings.HasPrefix(cfg.URL, "sqlite:"):
+		return OpenSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(cfg.URL, "sqlite:"), "//"))
+	default:
+		return nil, fmt.Errorf("open database: unsupported database URL scheme in %q (want postgres:// or sqlite:)", cfg.Describe())
+	}
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite file at path with WAL
+// journaling, foreign keys, a busy timeout and immediate write transactions,
+// so that concurrent writers wait for each other instead of failing.
+func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	if err := ping(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// OpenPostgres opens a PostgreSQL pool through pgx's database/sql driver.
+func OpenPostgres(ctx context.Context, dsn string) (*bun.DB, error) {
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	if err := ping(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return db, nil
+}
+
+func ping(ctx context.Context, db *bun.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
