@@ -5,12 +5,18 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/auth"
+	"github.com/tetherhq/tether/core/httpapi"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/settings"
 )
 
 // Config is what the binary hands the hub.
@@ -20,24 +26,105 @@ type Config struct {
 	Registry prometheus.Registerer // register tether_* metrics here
 	// AdminEmail and AdminPassword seed the master administrator on first
 	// start (TETHER_ADMIN_EMAIL / TETHER_ADMIN_PASSWORD). Empty email means
-	// admin@localhost; empty password means a generated one, logged once.
+	// admin@localhost; empty password means a generated one, logged once and
+	// to be changed at first sign-in.
 	AdminEmail    string
 	AdminPassword string
-	// TokenTTL is how long API bearer tokens live.
+	// TokenTTL is how long API bearer tokens live; 0 means 30 days.
 	TokenTTL time.Duration
 	Now      func() time.Time
+	// Hasher overrides the password hasher (tests use cheap parameters).
+	Hasher *auth.Hasher
 }
 
 // Hub is the running core.
 type Hub struct {
-	handler http.Handler
+	Org      *org.Service
+	Auth     *auth.Service
+	Settings *settings.Service
+	API      *httpapi.API
+	handler  http.Handler
 }
 
 // New bootstraps the organisation if the database is empty and returns the hub.
 // The database must already be migrated.
 func New(ctx context.Context, cfg Config) (*Hub, error) {
-	return &Hub{handler: http.NotFoundHandler()}, nil
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Hub{Org: &org.Service{DB: cfg.DB, Now: cfg.Now}}
+	reg, err := Sections()
+	if err != nil {
+		return nil, err
+	}
+	h.Settings = &settings.Service{DB: cfg.DB, Tree: settingsTree{h.Org}, Registry: reg, Now: cfg.Now}
+	hasher := auth.Hasher{Params: auth.DefaultParams()}
+	if cfg.Hasher != nil {
+		hasher = *cfg.Hasher
+	}
+	tokens := auth.NewTokens(cfg.DB)
+	tokens.Now = cfg.Now
+	throttle := auth.NewThrottle(cfg.DB)
+	throttle.Now = cfg.Now
+	h.Auth = &auth.Service{
+		Directory: directory{org: h.Org, settings: h.Settings},
+		Tokens:    tokens,
+		Hasher:    hasher,
+		Throttle:  throttle,
+		Now:       cfg.Now,
+		Log:       cfg.Log.Named("auth"),
+	}
+	if err := h.bootstrap(ctx, cfg); err != nil {
+		return nil, err
+	}
+	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Log: cfg.Log.Named("api"),
+		Now: cfg.Now, TokenTTL: cfg.TokenTTL}
+	h.handler = h.API.Handler(cfg.Registry)
+	return h, nil
 }
 
 // Handler serves /api/v1/..., /API/... (compatibility) and, later, the web UI.
 func (h *Hub) Handler() http.Handler { return h.handler }
+
+func (h *Hub) bootstrap(ctx context.Context, cfg Config) error {
+	done, err := h.Org.Bootstrapped(ctx)
+	if err != nil || done {
+		return err
+	}
+	email := cfg.AdminEmail
+	if email == "" {
+		email = "admin@localhost"
+	}
+	pw, generated := cfg.AdminPassword, false
+	if pw == "" {
+		if pw, err = GeneratePassword(); err != nil {
+			return err
+		}
+		generated = true
+	} else if err := auth.DefaultPolicy().Check(pw); err != nil {
+		return fmt.Errorf("TETHER_ADMIN_PASSWORD does not meet the default password policy: %w", err)
+	}
+	hash, err := h.Auth.Hasher.Hash(pw)
+	if err != nil {
+		return fmt.Errorf("hash master administrator password: %w", err)
+	}
+	created, err := h.Org.Bootstrap(ctx, org.BootstrapInput{AdminEmail: email, PasswordHash: hash, MustChange: generated})
+	if err != nil {
+		return fmt.Errorf("bootstrap organisation: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	cfg.Log.Info("created the organisation, its ten channels and the master administrator", "email", email)
+	if generated {
+		// The one deliberate exception to "no secrets in logs": there is no
+		// other way to hand a first password to the operator. It is shown
+		// once and must be changed at first sign-in.
+		cfg.Log.Warn("generated master administrator password", "email", email, "password", pw,
+			"note", "shown once; it must be changed at first sign-in")
+	}
+	return nil
+}

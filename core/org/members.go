@@ -478,3 +478,20 @@ func (s *Service) SetPassword(ctx context.Context, memberID int64, hash string, 
 	}
 	return nil
 }
+
+// CheckManageMember refuses unless the caller may manage the member's
+// account (password resets and the like): technicians in scope for
+// administrators, anyone for master administrators.
+func (s *Service) CheckManageMember(ctx context.Context, sc *Scope, id int64) error {
+	if err := sc.requireAdmin(); err != nil {
+		return err
+	}
+	n, err := nodeOfKind(ctx, s.DB, id, "member", KindMaster, KindAdmin, KindTechnician)
+	if err != nil {
+		return err
+	}
+	if n.Kind != KindTechnician {
+		return sc.requireMaster("manage administrators")
+	}
+	return sc.require(n.ID, "technician")
+}

@@ -1,0 +1,191 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tetherhq/tether/core/auth"
+	"github.com/tetherhq/tether/core/fault"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/settings"
+)
+
+// SessionCookie carries a web sign-in token.
+const SessionCookie = "tether_session"
+
+// API is the REST and compatibility API over the core services.
+type API struct {
+	Org      *org.Service
+	Auth     *auth.Service
+	Settings *settings.Service
+	Log      hclog.Logger
+	Now      func() time.Time
+	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
+	TokenTTL time.Duration
+
+	mux    *http.ServeMux
+	routes []Route
+	signIns *prometheus.CounterVec
+}
+
+// Route is one registered method and path pattern, for the OpenAPI check.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Handler builds the router. reg may be nil.
+func (a *API) Handler(reg prometheus.Registerer) http.Handler {
+	a.mux = http.NewServeMux()
+	a.signIns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tether_sign_ins_total", Help: "Sign-in attempts by channel (api, web, compat) and result.",
+	}, []string{"via", "result"})
+	if reg != nil {
+		reg.MustRegister(a.signIns)
+	}
+	a.authRoutes()
+	a.orgRoutes()
+	a.settingsRoutes()
+	a.compatRoutes()
+	a.public("GET /api/v1/openapi.json", a.openAPI)
+	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.Log, fault.NotFoundf("route", "No API endpoint %s %s.", r.Method, r.URL.Path))
+	})
+	return a.mux
+}
+
+// Routes lists the /api/v1 routes registered by Handler.
+func (a *API) Routes() []Route {
+	out := append([]Route(nil), a.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+func (a *API) record(pattern string) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if strings.HasPrefix(path, "/api/v1/") {
+		a.routes = append(a.routes, Route{Method: method, Path: path})
+	}
+}
+
+// public registers a handler that needs no sign-in.
+func (a *API) public(pattern string, h http.HandlerFunc) {
+	a.record(pattern)
+	a.mux.HandleFunc(pattern, h)
+}
+
+// handler is a signed-in endpoint: it returns an error to render, or nil
+// after writing its own answer.
+type handler func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// signedIn registers a handler for members whose password is in order.
+func (a *API) signedIn(pattern string, h handler) {
+	a.record(pattern)
+	a.mux.HandleFunc(pattern, a.authenticate(h, false))
+}
+
+// restrictedOK registers a handler that members who must change their
+// password may still call (change it, read themselves, sign out).
+func (a *API) restrictedOK(pattern string, h handler) {
+	a.record(pattern)
+	a.mux.HandleFunc(pattern, a.authenticate(h, true))
+}
+
+// principal is the signed-in member behind a request.
+type principal struct {
+	Token auth.Token
+	Actor org.Actor
+	api   *API
+	scope *org.Scope
+}
+
+// Scope computes (once per request) what the member may manage.
+func (p *principal) Scope(ctx context.Context) (*org.Scope, error) {
+	if p.scope == nil {
+		sc, err := p.api.Org.ScopeOf(ctx, p.Actor)
+		if err != nil {
+			return nil, err
+		}
+		p.scope = sc
+	}
+	return p.scope, nil
+}
+
+func (a *API) authenticate(h handler, allowRestricted bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.principalOf(r)
+		if err == nil && p.Token.Restricted && !allowRestricted {
+			err = fault.Forbiddenf("password_change_required",
+				"Your password must be changed before you can continue: POST /api/v1/auth/password.")
+		}
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			writeError(w, r, a.Log, err)
+		}
+	}
+}
+
+func (a *API) principalOf(r *http.Request) (*principal, error) {
+	secret := bearer(r)
+	if secret == "" {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			secret = c.Value
+		}
+	}
+	if secret == "" {
+		return nil, fault.New(fault.Unauthorized, "not_signed_in", "Sign in first: send Authorization: Bearer <token>.")
+	}
+	tok, err := a.Auth.Tokens.Authenticate(r.Context(), secret)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := a.Org.CredentialsByID(r.Context(), tok.MemberID)
+	if err != nil || !creds.Enabled {
+		return nil, fault.New(fault.Unauthorized, "invalid_token", "The token is no longer valid; sign in again.")
+	}
+	return &principal{Token: tok, Actor: org.Actor{ID: creds.MemberID, Role: creds.Role}, api: a}, nil
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// clientIP is the peer address. Tether does not trust forwarding headers:
+// put the hub behind a proxy only with a proxy that terminates on the same host.
+func clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
