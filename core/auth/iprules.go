@@ -125,7 +125,7 @@ func maskBits(m netip.Addr) int {
 // that does not parse matches nothing, and an unset Default allows.
 func (r IPRules) Allows(ip netip.Addr) bool {
 	allow := r.Default != IPDeny
-	ip = ip.WithZone("")
+	ip = ip.Unmap().WithZone("")
 	for _, e := range r.Exceptions {
 		p, field, _ := e.prefix()
 		if field == "" && p.Contains(ip) {
