@@ -52,3 +52,22 @@ func TestValidateNamesJSONFieldsAndRules(t *testing.T) {
 		})
 	}
 }
+
+func TestMailbox(t *testing.T) {
+	type in struct {
+		Email string `json:"email" validate:"mailbox"`
+	}
+	for addr, ok := range map[string]bool{
+		"admin@localhost":         true,
+		"tina@example.com":        true,
+		"Tina <tina@example.com>": false,
+		"nope":                    false,
+		"two@@example.com":        false,
+		"":                        false,
+	} {
+		err := Validate(in{addr})
+		if (err == nil) != ok {
+			t.Errorf("mailbox %q: err = %v, want ok = %v", addr, err, ok)
+		}
+	}
+}

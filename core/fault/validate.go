@@ -2,6 +2,7 @@ package fault
 
 import (
 	"errors"
+	"net/mail"
 	"fmt"
 	"reflect"
 	"strings"
@@ -20,6 +21,14 @@ var (
 func Validator() *validator.Validate {
 	validateOnce.Do(func() {
 		validate = validator.New(validator.WithRequiredStructEnabled())
+		// "mailbox" accepts any RFC 5322 address without a display name,
+		// including single-label domains such as admin@localhost that the
+		// stricter "email" tag refuses.
+		_ = validate.RegisterValidation("mailbox", func(fl validator.FieldLevel) bool {
+			s := fl.Field().String()
+			a, err := mail.ParseAddress(s)
+			return err == nil && a.Address == s && a.Name == ""
+		})
 		validate.RegisterTagNameFunc(func(f reflect.StructField) string {
 			name := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
 			if name == "-" {
@@ -71,7 +80,7 @@ func Rule(tag, param string, kind reflect.Kind) string {
 	switch tag {
 	case "required":
 		return "is required"
-	case "email":
+	case "email", "mailbox":
 		return "must be a valid e-mail address"
 	case "max":
 		if numeric {

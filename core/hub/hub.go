@@ -30,7 +30,8 @@ type Config struct {
 	// to be changed at first sign-in.
 	AdminEmail    string
 	AdminPassword string
-	// TokenTTL is how long API bearer tokens live; 0 means 30 days.
+	// TokenTTL is how long API bearer tokens live; 0 means auth's default
+	// (30 days). The binary's --token-ttl defaults to 24h.
 	TokenTTL time.Duration
 	Now      func() time.Time
 	// Hasher overrides the password hasher (tests use cheap parameters).

@@ -23,7 +23,7 @@ type BootstrapInput struct {
 // It reports whether it created anything; an existing organisation is left alone.
 func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (created bool, err error) {
 	if err := fault.Validate(struct {
-		Email string `json:"admin_email" validate:"required,email,max=254"`
+		Email string `json:"admin_email" validate:"required,mailbox,max=254"`
 	}{normaliseEmail(in.AdminEmail)}); err != nil {
 		return false, err
 	}

@@ -22,7 +22,7 @@ type MemberInput struct {
 	GroupID        *int64  `json:"group_id"`
 	Name           string  `json:"name" validate:"required,max=128"`
 	Nickname       string  `json:"nickname" validate:"max=64"`
-	Email          string  `json:"email" validate:"required,email,max=254"`
+	Email          string  `json:"email" validate:"required,mailbox,max=254"`
 	SSOID          string  `json:"sso_id" validate:"max=128"`
 	Description    string  `json:"description" validate:"max=1024"`
 	Enabled        *bool   `json:"enabled"`
@@ -36,7 +36,7 @@ type MemberPatch struct {
 	GroupID     *int64  `json:"group_id"`
 	Name        *string `json:"name" validate:"omitnil,min=1,max=128"`
 	Nickname    *string `json:"nickname" validate:"omitnil,max=64"`
-	Email       *string `json:"email" validate:"omitnil,email,max=254"`
+	Email       *string `json:"email" validate:"omitnil,mailbox,max=254"`
 	SSOID       *string `json:"sso_id" validate:"omitnil,max=128"`
 	Description *string `json:"description" validate:"omitnil,max=1024"`
 	Enabled     *bool   `json:"enabled"`
