@@ -2,8 +2,8 @@ package fault
 
 import (
 	"errors"
-	"net/mail"
 	"fmt"
+	"net/mail"
 	"reflect"
 	"strings"
 	"sync"

@@ -31,8 +31,8 @@ type API struct {
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
 	TokenTTL time.Duration
 
-	mux    *http.ServeMux
-	routes []Route
+	mux     *http.ServeMux
+	routes  []Route
 	signIns *prometheus.CounterVec
 }
 

@@ -24,12 +24,12 @@ func Sections() (*settings.Registry, error) {
 		{
 			Name: PasswordPolicySection, Title: "Password policy (AUTH-1)",
 			Kinds: []settings.UnitKind{settings.Org}, MasterOnly: true,
-			New:   func() any { p := auth.DefaultPolicy(); return &p },
+			New: func() any { p := auth.DefaultPolicy(); return &p },
 		},
 		{
 			Name: ConsoleAccessSection, Title: "Console sign-in IP restrictions (AUTH-2)",
-			Kinds: []settings.UnitKind{settings.Org, settings.TechGroup},
-			New:   func() any { return &auth.IPRules{Default: "allow", Exceptions: []auth.IPException{}} },
+			Kinds:    []settings.UnitKind{settings.Org, settings.TechGroup},
+			New:      func() any { return &auth.IPRules{Default: "allow", Exceptions: []auth.IPException{}} },
 			Validate: func(v any) error { return v.(*auth.IPRules).Validate() },
 		},
 	} {
