@@ -19,7 +19,7 @@ func TestImportRules(t *testing.T) {
 	checked := 0
 	for dec.More() {
 		var p struct {
-			ImportPath                        string
+			ImportPath                         string
 			Imports, TestImports, XTestImports []string
 		}
 		if err := dec.Decode(&p); err != nil {
