@@ -95,32 +95,35 @@ func (a *API) compatSignIn(r *http.Request, ttl time.Duration) (auth.SignInResul
 
 // compatRequestAuthCode: email, pwd -> "OK AUTHCODE:<secret>".
 func (a *API) compatRequestAuthCode(w http.ResponseWriter, r *http.Request) {
-	res, err := a.compatSignIn(r, authCodeTTL)
-	if fault.IsKind(err, fault.Invalid) {
-		compatText(w, "INVALIDPARAMETERS")
-		return
+	if res, ok := a.compatSignInOrAnswer(w, r, authCodeTTL); ok {
+		compatText(w, "OK AUTHCODE:"+res.Plaintext)
 	}
-	if err != nil {
-		compatText(w, compatSignInCode(err))
-		return
-	}
-	compatText(w, "OK AUTHCODE:"+res.Plaintext)
 }
 
 // compatLogin: email, pwd -> "OK" and a session cookie for later calls.
 func (a *API) compatLogin(w http.ResponseWriter, r *http.Request) {
-	res, err := a.compatSignIn(r, 0)
-	if fault.IsKind(err, fault.Invalid) {
-		compatText(w, "INVALIDPARAMETERS")
-		return
-	}
-	if err != nil {
-		compatText(w, compatSignInCode(err))
+	res, ok := a.compatSignInOrAnswer(w, r, 0)
+	if !ok {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: CompatCookie, Value: res.Plaintext, Path: "/API/",
 		Expires: res.Token.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	compatText(w, "OK")
+}
+
+// compatSignInOrAnswer signs in from the email and pwd parameters, or
+// writes the original's refusal code and reports false.
+func (a *API) compatSignInOrAnswer(w http.ResponseWriter, r *http.Request, ttl time.Duration) (auth.SignInResult, bool) {
+	res, err := a.compatSignIn(r, ttl)
+	switch {
+	case fault.IsKind(err, fault.Invalid):
+		compatText(w, "INVALIDPARAMETERS")
+	case err != nil:
+		compatText(w, compatSignInCode(err))
+	default:
+		return res, true
+	}
+	return res, false
 }
 
 func (a *API) compatLogout(w http.ResponseWriter, r *http.Request) {

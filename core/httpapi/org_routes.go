@@ -89,11 +89,7 @@ func (a *API) createGroup(kind org.Kind) handler {
 }
 
 func (a *API) getGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -109,16 +105,12 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, p *principal) err
 }
 
 func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
 	var patch org.GroupPatch
 	if err := decodeJSON(r, &patch); err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
-	if err != nil {
 		return err
 	}
 	u, err := a.Org.UpdateGroup(r.Context(), sc, id, patch)
@@ -130,11 +122,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 }
 
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -204,11 +192,7 @@ func (a *API) createMember(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (a *API) getMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -221,16 +205,12 @@ func (a *API) getMember(w http.ResponseWriter, r *http.Request, p *principal) er
 }
 
 func (a *API) updateMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
 	var patch org.MemberPatch
 	if err := decodeJSON(r, &patch); err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
-	if err != nil {
 		return err
 	}
 	m, err := a.Org.UpdateMember(r.Context(), sc, id, patch)
@@ -248,11 +228,7 @@ func (a *API) updateMember(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (a *API) deleteMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -264,7 +240,7 @@ func (a *API) deleteMember(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (a *API) setMemberPassword(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -275,10 +251,6 @@ func (a *API) setMemberPassword(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	if err := fault.Validate(body); err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
-	if err != nil {
 		return err
 	}
 	if err := a.Org.CheckManageMember(r.Context(), sc, id); err != nil {
@@ -292,7 +264,7 @@ func (a *API) setMemberPassword(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (a *API) assignGroups(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -304,10 +276,6 @@ func (a *API) assignGroups(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	if body.Groups == nil {
 		return fault.Field("groups", "is required (an empty list removes every assignment)")
-	}
-	sc, err := p.Scope(r.Context())
-	if err != nil {
-		return err
 	}
 	m, err := a.Org.AssignGroups(r.Context(), sc, id, body.Groups)
 	if err != nil {
@@ -331,11 +299,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request, p *principal)
 }
 
 func (a *API) getChannel(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -348,16 +312,12 @@ func (a *API) getChannel(w http.ResponseWriter, r *http.Request, p *principal) e
 }
 
 func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, err := pathID(r, "id")
+	id, sc, err := idAndScope(r, p)
 	if err != nil {
 		return err
 	}
 	var patch org.ChannelPatch
 	if err := decodeJSON(r, &patch); err != nil {
-		return err
-	}
-	sc, err := p.Scope(r.Context())
-	if err != nil {
 		return err
 	}
 	c, err := a.Org.UpdateChannel(r.Context(), sc, id, patch)
@@ -427,4 +387,15 @@ func twoIDs(r *http.Request, a, b string) (int64, int64, error) {
 	}
 	y, err := pathID(r, b)
 	return x, y, err
+}
+
+// idAndScope reads the {id} path parameter and the caller's scope, the
+// prologue of most organisation handlers.
+func idAndScope(r *http.Request, p *principal) (int64, *org.Scope, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	sc, err := p.Scope(r.Context())
+	return id, sc, err
 }

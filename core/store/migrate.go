@@ -42,6 +42,21 @@ func Migrator(db *bun.DB) (*migrate.Migrator, error) {
 
 // MigrateUp applies every pending migration and returns their names.
 func MigrateUp(ctx context.Context, db *bun.DB) ([]string, error) {
+	return runLocked(ctx, db, "migrate up", func(m *migrate.Migrator) (*migrate.MigrationGroup, error) {
+		return m.Migrate(ctx)
+	})
+}
+
+// MigrateDown rolls back the last applied group of migrations.
+func MigrateDown(ctx context.Context, db *bun.DB) ([]string, error) {
+	return runLocked(ctx, db, "migrate down", func(m *migrate.Migrator) (*migrate.MigrationGroup, error) {
+		return m.Rollback(ctx)
+	})
+}
+
+// runLocked runs one migration step under bun's migration lock, so that two
+// hubs starting at once do not migrate twice.
+func runLocked(ctx context.Context, db *bun.DB, what string, step func(*migrate.Migrator) (*migrate.MigrationGroup, error)) ([]string, error) {
 	m, err := Migrator(db)
 	if err != nil {
 		return nil, err
@@ -53,33 +68,9 @@ func MigrateUp(ctx context.Context, db *bun.DB) ([]string, error) {
 		return nil, fmt.Errorf("lock migrations: %w", err)
 	}
 	defer m.Unlock(ctx) //nolint:errcheck // nothing useful to do on a failed unlock
-	group, err := m.Migrate(ctx)
+	group, err := step(m)
 	if err != nil {
-		return nil, fmt.Errorf("migrate up: %w", err)
-	}
-	var names []string
-	for _, mg := range group.Migrations {
-		names = append(names, mg.Name+"_"+mg.Comment)
-	}
-	return names, nil
-}
-
-// MigrateDown rolls back the last applied group of migrations.
-func MigrateDown(ctx context.Context, db *bun.DB) ([]string, error) {
-	m, err := Migrator(db)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Init(ctx); err != nil {
-		return nil, fmt.Errorf("init migrations: %w", err)
-	}
-	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("lock migrations: %w", err)
-	}
-	defer m.Unlock(ctx) //nolint:errcheck
-	group, err := m.Rollback(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate down: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var names []string
 	for _, mg := range group.Migrations {
