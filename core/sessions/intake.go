@@ -1,0 +1,302 @@
+package sessions
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/fault"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/session"
+	"github.com/tetherhq/tether/core/store"
+)
+
+// PINLimit bounds PIN guessing per client IP (SESS-2).
+type PINLimit struct {
+	Window   time.Duration
+	Failures int
+}
+
+// DefaultPINLimit allows 20 wrong codes per IP per hour: with 100 live codes
+// among the 1,000,000 possible, one IP finds a live code by chance about
+// once in 500 hours.
+func DefaultPINLimit() PINLimit { return PINLimit{Window: time.Hour, Failures: 20} }
+
+// Client describes the customer's side of a session.
+type Client struct {
+	Kind     string `json:"client_kind" validate:"omitempty,oneof=applet web calling_card mobile"`
+	Platform string `json:"platform" validate:"max=64"`
+	Language string `json:"language" validate:"max=16"`
+}
+
+// PrivateInput is what a technician types when creating a private session.
+type PrivateInput struct {
+	Fields Fields `json:"fields"`
+}
+
+// Created is a new private session with its code.
+type Created struct {
+	Session Session `json:"session"`
+	PIN     string  `json:"pin"`
+}
+
+// CreatePrivate creates a private session for a technician and issues a
+// 6-digit PIN, unique among live codes and valid for the group's code
+// validity (SESS-1, SESS-2, SESS-7).
+func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in PrivateInput) (Created, error) {
+	creds, err := s.Org.CredentialsByID(ctx, actor.ID)
+	if err != nil {
+		return Created{}, err
+	}
+	if creds.TechGroupID == 0 {
+		return Created{}, fault.Forbiddenf("technicians_only", "Only technicians start private sessions.")
+	}
+	group := creds.TechGroupID
+	perms, err := s.Policy.Permissions(ctx, group)
+	if err != nil {
+		return Created{}, err
+	}
+	if !perms.PrivateSessions {
+		return Created{}, fault.Forbiddenf("permission_denied", "Your group may not start private sessions (permission private_sessions).")
+	}
+	rules, err := s.Policy.PrivateFields(ctx, group)
+	if err != nil {
+		return Created{}, err
+	}
+	in.Fields = trimFields(in.Fields)
+	if err := checkPrivate(in.Fields, rules); err != nil {
+		return Created{}, err
+	}
+	t, err := s.Policy.Timeouts(ctx, group)
+	if err != nil {
+		return Created{}, err
+	}
+	now := s.now()
+	expires := now.Add(t.CodeValidity)
+	for attempt := 0; ; attempt++ {
+		pin, err := s.newPIN()
+		if err != nil {
+			return Created{}, err
+		}
+		var r row
+		err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			agg := session.New(session.Private, now)
+			r = row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
+				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires,
+				CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", State: string(agg.State)}
+			r.setFields(in.Fields)
+			if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
+				return err
+			}
+			agg.ID = r.ID
+			return s.save(ctx, tx, &r, agg, now, change{event: "session.created", actorID: actor.ID,
+				payload: map[string]any{"kind": "private", "technician_id": actor.ID}, system: "Private session created."})
+		})
+		if store.IsUniqueViolation(err) && attempt < 20 {
+			continue // PIN collision with a live code: draw another
+		}
+		if err != nil {
+			return Created{}, fmt.Errorf("create private session: %w", err)
+		}
+		r.PIN = &pin
+		v, err := r.view(now)
+		if err != nil {
+			return Created{}, err
+		}
+		s.notify(r.ID, v.State)
+		return Created{Session: v, PIN: pin}, nil
+	}
+}
+
+func (s *Service) newPIN() (string, error) {
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(s.rand(), b[:]); err != nil {
+			return "", fmt.Errorf("draw PIN: %w", err)
+		}
+		n := binary.BigEndian.Uint32(b[:])
+		if n < 4_294_000_000 { // reject the tail so every code is equally likely
+			return fmt.Sprintf("%06d", n%1_000_000), nil
+		}
+	}
+}
+
+var pinPattern = regexp.MustCompile(`^[0-9]{6}$`)
+
+// Joined is what a customer gets on joining: the session, the secret that
+// authenticates them from now on, and the terms to accept, if any.
+type Joined struct {
+	Session Session `json:"session"`
+	Secret  string  `json:"secret"`
+	Terms   *Terms  `json:"terms,omitempty"`
+}
+
+// JoinByPIN lets a customer in with a PIN (SESS-2); throttled per client IP.
+func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, client Client) (Joined, error) {
+	if !pinPattern.MatchString(pin) {
+		return Joined{}, fault.Field("pin", "must be 6 digits")
+	}
+	if err := fault.Validate(client); err != nil {
+		return Joined{}, err
+	}
+	if err := s.checkPINThrottle(ctx, ip); err != nil {
+		return Joined{}, err
+	}
+	var r row
+	err := s.DB.NewSelect().Model(&r).Where("pin = ? AND state = ?", pin, session.Pending).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		s.recordPIN(ctx, ip, false)
+		return Joined{}, fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
+	}
+	if err != nil {
+		return Joined{}, fmt.Errorf("look up PIN: %w", err)
+	}
+	if r.PINExpiresAt != nil && !s.now().Before(*r.PINExpiresAt) {
+		s.recordPIN(ctx, ip, false)
+		_, _ = s.mutate(ctx, r.ID, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+			if err := agg.Expire(now, session.CodeExpired); err != nil {
+				return change{}, err
+			}
+			return change{event: "session.timed_out", payload: map[string]any{"reason": session.CodeExpired}, system: "The code expired."}, nil
+		})
+		return Joined{}, &fault.Error{Kind: fault.NotFound, Code: "code_expired", Message: "This code has expired. Ask your technician for a new code."}
+	}
+	s.recordPIN(ctx, ip, true)
+	return s.admit(ctx, r.ID, client, func(agg *session.Session, now time.Time) error { return agg.Join(now) }, "session.joined", "Customer joined with the code.")
+}
+
+// admit performs the customer's entry: the join transition, a new secret,
+// and either the terms to accept or the queue.
+func (s *Service) admit(ctx context.Context, id int64, client Client, enter func(*session.Session, time.Time) error, event, system string) (Joined, error) {
+	secret, hash, err := s.newSecret()
+	if err != nil {
+		return Joined{}, err
+	}
+	var terms *Terms
+	v, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		if err := enter(agg, now); err != nil {
+			return change{}, transitionFault(err)
+		}
+		r.CustomerSecretHash = hash
+		r.PIN = nil
+		r.ClientKind, r.Platform, r.Language = client.Kind, client.Platform, client.Language
+		t, err := s.Policy.Terms(ctx, unitOf(r))
+		if err != nil {
+			return change{}, err
+		}
+		if t.Enabled {
+			terms = t
+		} else if err := agg.AcceptTerms(now); err != nil {
+			return change{}, transitionFault(err)
+		}
+		return change{event: event, payload: map[string]any{"client_kind": client.Kind, "platform": client.Platform}, system: system}, nil
+	})
+	if err != nil {
+		return Joined{}, err
+	}
+	return Joined{Session: v, Secret: secret, Terms: terms}, nil
+}
+
+func (s *Service) limit() PINLimit {
+	if s.PINLimit.Failures == 0 {
+		return DefaultPINLimit()
+	}
+	return s.PINLimit
+}
+
+func (s *Service) checkPINThrottle(ctx context.Context, ip netip.Addr) error {
+	l := s.limit()
+	since := s.now().Add(-l.Window)
+	var oldest []time.Time
+	err := s.DB.NewSelect().Model((*attemptRow)(nil)).Column("at").
+		Where("ip = ? AND success = ? AND at > ?", ip.String(), false, since).OrderExpr("at").Limit(int64(l.Failures)).Scan(ctx, &oldest)
+	if err != nil {
+		return fmt.Errorf("count PIN attempts: %w", err)
+	}
+	if len(oldest) < l.Failures {
+		return nil
+	}
+	wait := int(oldest[0].Add(l.Window).Sub(s.now()).Seconds()) + 1
+	return &fault.Error{Kind: fault.TooMany, Code: "too_many_attempts", RetryAfterSeconds: wait,
+		Message: "Too many wrong codes from this address; wait and try again."}
+}
+
+func (s *Service) recordPIN(ctx context.Context, ip netip.Addr, ok bool) {
+	a := attemptRow{IP: ip.String(), Success: ok, At: s.now()}
+	if _, err := s.DB.NewInsert().Model(&a).Exec(ctx); err != nil {
+		s.logger().Error("record PIN attempt", "error", err)
+	}
+}
+
+// ChannelForm is what a customer posts on a channel's form (CH-4, SESS-7).
+type ChannelForm struct {
+	Fields Fields `json:"fields"`
+	Client
+}
+
+// OpenChannel starts a channel session from the channel link or form;
+// test sessions come from an administrator's "test channel" (CH-5).
+func (s *Service) OpenChannel(ctx context.Context, channelID int64, form ChannelForm, test bool) (Joined, error) {
+	u, err := s.Org.UnitByID(ctx, channelID)
+	if err != nil || u.Kind != org.KindChannel {
+		return Joined{}, fault.NotFoundf("channel", "No channel %d.", channelID)
+	}
+	if !u.Enabled {
+		return Joined{}, fault.New(fault.Conflict, "channel_disabled", "This channel does not take sessions right now.")
+	}
+	form.Fields = trimFields(form.Fields)
+	if err := checkCustomer(form.Fields); err != nil {
+		return Joined{}, err
+	}
+	if err := fault.Validate(form.Client); err != nil {
+		return Joined{}, err
+	}
+	now := s.now()
+	var id int64
+	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		agg := session.New(session.Channel, now)
+		r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
+			Test: test, CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", State: string(agg.State)}
+		r.setFields(form.Fields)
+		if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("create channel session: %w", err)
+		}
+		agg.ID = r.ID
+		id = r.ID
+		return s.save(ctx, tx, &r, agg, now, change{event: "session.created",
+			payload: map[string]any{"kind": "channel", "channel_id": channelID, "test": test}, system: "Connecting to " + u.Name + "."})
+	})
+	if err != nil {
+		return Joined{}, err
+	}
+	return s.admit(ctx, id, form.Client, func(*session.Session, time.Time) error { return nil }, "session.connecting", "")
+}
+
+// AnswerTerms records the customer's answer to the terms (SESS-6): accept
+// queues the session, decline ends it as failed.
+func (s *Service) AnswerTerms(ctx context.Context, secret string, accept bool) (Session, error) {
+	cur, err := s.ByCustomerSecret(ctx, secret)
+	if err != nil {
+		return Session{}, err
+	}
+	return s.mutate(ctx, cur.ID, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		if accept {
+			if err := agg.AcceptTerms(now); err != nil {
+				return change{}, transitionFault(err)
+			}
+			return change{event: "session.waiting", system: "Terms accepted; waiting for a technician."}, nil
+		}
+		if err := agg.DeclineTerms(now); err != nil {
+			return change{}, transitionFault(err)
+		}
+		return change{event: "session.closed", payload: map[string]any{"reason": session.DeclinedTerms}, system: "The customer declined the terms."}, nil
+	})
+}

@@ -1,0 +1,155 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/session"
+)
+
+// QueueEntry is one line of a technician's queue.
+type QueueEntry struct {
+	Session
+	// Direction is "incoming" for sessions transferred or auto-transferred
+	// into this queue, "" otherwise (SESS-4 Incoming/Outgoing, Q-1).
+	Direction     string  `json:"direction,omitempty"`
+	TransferredBy *int64  `json:"transferred_by,omitempty"` // 0 = System
+	Comment       string  `json:"transfer_comment,omitempty"`
+	WaitingFor    float64 `json:"waiting_seconds"`
+}
+
+// liveStates are the states a queue shows.
+var liveStates = []session.State{session.Pending, session.Connecting, session.Waiting, session.Active,
+	session.OnHold, session.Transferring, session.Rebooting, session.Reconnecting}
+
+// Queue is the technician's view (SESS-9, SESS-16, CH-2): waiting channel
+// sessions of their groups' channels minus exclusions, their private and
+// transferred-in sessions, and the sessions they work on.
+func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, error) {
+	t, err := s.technician(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	if err := s.DB.NewSelect().Model(&rows).Where("state IN (?)", bun.In(liveStates)).OrderExpr("id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load queue: %w", err)
+	}
+	now := s.now()
+	out := []QueueEntry{}
+	for i := range rows {
+		r := &rows[i]
+		mine := r.TechnicianID != nil && *r.TechnicianID == t.ID
+		if !mine && r.QueueKind != "" {
+			ok, err := s.eligible(ctx, t, r)
+			if err != nil {
+				return nil, err
+			}
+			mine = ok
+		}
+		if !mine {
+			continue
+		}
+		v, err := r.view(now)
+		if err != nil {
+			return nil, err
+		}
+		e := QueueEntry{Session: v}
+		if v.Aggregate.State == session.Waiting || v.Aggregate.State == session.Transferring {
+			e.WaitingFor = now.Sub(v.Aggregate.StateSince).Seconds()
+		}
+		if tr := v.Aggregate.LastTransfer; tr != nil && r.QueueKind != "" {
+			from := tr.From
+			e.Direction, e.TransferredBy, e.Comment = "incoming", &from, tr.Comment
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Status is what a waiting customer sees.
+type Status struct {
+	Session       Session `json:"session"`
+	Position      int     `json:"position,omitempty"`
+	EstimatedWait float64 `json:"estimated_wait_seconds,omitempty"`
+	Terms         *Terms  `json:"terms,omitempty"`
+}
+
+// Estimator turns recent response times into an estimate (core/queue).
+type Estimator func(responseTimes []time.Duration, position int) time.Duration
+
+// CustomerStatus is the customer's view of their session: state, place in
+// the queue and estimated waiting time (SESS-11), kept current by polling
+// or by the relay's state pushes.
+func (s *Service) CustomerStatus(ctx context.Context, secret string, estimate Estimator) (Status, error) {
+	v, err := s.ByCustomerSecret(ctx, secret)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Session: v}
+	if v.State == session.Connecting {
+		var r row
+		if err := s.DB.NewSelect().Model(&r).Where("id = ?", v.ID).Scan(ctx); err != nil {
+			return Status{}, err
+		}
+		t, err := s.Policy.Terms(ctx, unitOf(&r))
+		if err != nil {
+			return Status{}, err
+		}
+		if t.Enabled {
+			st.Terms = t
+		}
+	}
+	if v.State != session.Waiting && v.State != session.Transferring {
+		return st, nil
+	}
+	ahead, err := s.DB.NewSelect().Model((*row)(nil)).
+		Where("queue_kind = ? AND queue_id = ? AND state IN (?) AND id <> ?", v.QueueKind, v.QueueID,
+			bun.In([]session.State{session.Waiting, session.Transferring}), v.ID).
+		Where("created_at < ?", v.CreatedAt).Count(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("queue position: %w", err)
+	}
+	st.Position = int(ahead) + 1
+	if estimate != nil {
+		rts, err := s.recentResponseTimes(ctx, v)
+		if err != nil {
+			return Status{}, err
+		}
+		st.EstimatedWait = estimate(rts, st.Position).Seconds()
+	}
+	return st, nil
+}
+
+// recentResponseTimes are the response times of the last 20 sessions picked
+// up from the same channel, or by the same technician for private sessions
+// (SESS-11).
+func (s *Service) recentResponseTimes(ctx context.Context, v Session) ([]time.Duration, error) {
+	q := s.DB.NewSelect().Model((*row)(nil)).Column("aggregate").Where("technician_id IS NOT NULL")
+	if v.ChannelID != nil {
+		q = q.Where("channel_id = ?", *v.ChannelID)
+	} else if v.CreatorID != nil {
+		q = q.Where("technician_id = ?", *v.CreatorID)
+	}
+	var aggs []string
+	if err := q.OrderExpr("id DESC").Limit(20).Scan(ctx, &aggs); err != nil {
+		return nil, fmt.Errorf("recent response times: %w", err)
+	}
+	var out []time.Duration
+	for _, a := range aggs {
+		r := row{Aggregate: a}
+		agg, err := r.aggregate()
+		if err != nil {
+			continue
+		}
+		if d, ok := agg.ResponseTime(); ok {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}

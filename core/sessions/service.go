@@ -1,0 +1,317 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/tetherhq/tether/core/fault"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/session"
+)
+
+// Timers keeps the durable timers of a session (core/queue implements it).
+type Timers interface {
+	Schedule(ctx context.Context, db bun.IDB, sessionID int64, kind string, due time.Time) error
+	Cancel(ctx context.Context, db bun.IDB, sessionID int64, kind string) error
+}
+
+// SystemLog appends SESS-13 system messages to a session's message log
+// (core/relay implements it) inside the caller's transaction.
+type SystemLog interface {
+	AppendSystem(ctx context.Context, db bun.IDB, sessionID int64, text string, payload any) error
+}
+
+// Notifier hears about committed changes: the relay pushes the new state
+// to connected sides, the queue feed tells technicians.
+type Notifier interface {
+	SessionChanged(sessionID int64, state session.State)
+}
+
+// Policy gives the settings that apply to a session's unit (a channel for
+// channel sessions, the technician group for private ones).
+type Policy interface {
+	Timeouts(ctx context.Context, unitID int64) (session.Timeouts, error)
+	PrivateFields(ctx context.Context, groupID int64) (*PrivateFields, error)
+	Terms(ctx context.Context, unitID int64) (*Terms, error)
+	Permissions(ctx context.Context, groupID int64) (*org.Permissions, error)
+	// AutoTransfer returns the channel's auto-transfer, if enabled.
+	AutoTransfer(ctx context.Context, channelID int64) (after time.Duration, target int64, ok bool, err error)
+}
+
+// Timer kinds.
+const (
+	TimerTimeout      = "timeout"
+	TimerAutoTransfer = "auto_transfer"
+)
+
+// Service is the sessions store and its state changes.
+type Service struct {
+	DB       *bun.DB
+	Org      *org.Service
+	Policy   Policy
+	Timers   Timers
+	Presence Presence
+	Log      SystemLog
+	Notify   Notifier
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   hclog.Logger
+	PINLimit PINLimit
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC().Truncate(time.Microsecond)
+	}
+	return s.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand == nil {
+		return rand.Reader
+	}
+	return s.Rand
+}
+
+func (s *Service) logger() hclog.Logger {
+	if s.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return s.Logger
+}
+
+// change is what a state change wants recorded besides the aggregate.
+type change struct {
+	event   string // outbox type, e.g. "session.picked_up"
+	actorID int64
+	payload map[string]any
+	system  string // system message text, SESS-13; "" for none
+}
+
+// mutate loads a session, applies fn and saves the result with its outbox
+// event, system message and re-armed timers, all in one transaction; the
+// notifier hears of it after commit.
+func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
+	var out row
+	now := s.now()
+	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		r, err := loadForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		agg, err := r.aggregate()
+		if err != nil {
+			return err
+		}
+		ch, err := fn(ctx, tx, r, agg, now)
+		if err != nil {
+			return err
+		}
+		if err := s.save(ctx, tx, r, agg, now, ch); err != nil {
+			return err
+		}
+		out = *r
+		return nil
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	s.notify(out.ID, session.State(out.State))
+	return out.view(now)
+}
+
+func loadForUpdate(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
+	var r row
+	q := tx.NewSelect().Model(&r).Where("id = ?", id)
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	err := q.Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.NotFoundf("session", "No session with id %d.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session %d: %w", id, err)
+	}
+	return &r, nil
+}
+
+// save writes the aggregate back with optimistic versioning, the outbox
+// event, the system message and the timers.
+func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change) error {
+	if err := r.absorb(agg); err != nil {
+		return err
+	}
+	r.UpdatedAt = now
+	res, err := tx.NewUpdate().Model(r).ExcludeColumn("id", "created_at").
+		Set("version = version + 1").Where("id = ? AND version = ?", r.ID, r.Version).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("save session %d: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fault.New(fault.Conflict, "session_changed", "The session changed meanwhile; reload and try again.")
+	}
+	r.Version++
+	if err := s.event(ctx, tx, r.ID, ch, now); err != nil {
+		return err
+	}
+	if ch.system != "" && s.Log != nil {
+		if err := s.Log.AppendSystem(ctx, tx, r.ID, ch.system, map[string]any{"event": ch.event, "state": agg.State}); err != nil {
+			return fmt.Errorf("system message: %w", err)
+		}
+	}
+	return s.arm(ctx, tx, r, agg)
+}
+
+func (s *Service) event(ctx context.Context, db bun.IDB, id int64, ch change, now time.Time) error {
+	if ch.event == "" {
+		return nil
+	}
+	payload := ch.payload
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	e := eventRow{SessionID: id, Type: ch.event, ActorID: ch.actorID, Payload: string(b), At: now}
+	if _, err := db.NewInsert().Model(&e).Exec(ctx); err != nil {
+		return fmt.Errorf("write outbox event %s: %w", ch.event, err)
+	}
+	return nil
+}
+
+// unitOf is the unit whose settings govern the session.
+func unitOf(r *row) int64 {
+	if r.Kind == string(session.Channel) && r.ChannelID != nil {
+		return *r.ChannelID
+	}
+	if r.TechGroupID != nil {
+		return *r.TechGroupID
+	}
+	return 0
+}
+
+// arm (re)schedules the session's timers for its new state.
+func (s *Service) arm(ctx context.Context, tx bun.Tx, r *row, agg *session.Session) error {
+	if s.Timers == nil {
+		return nil
+	}
+	if !agg.State.Live() {
+		for _, k := range []string{TimerTimeout, TimerAutoTransfer} {
+			if err := s.Timers.Cancel(ctx, tx, r.ID, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t, err := s.Policy.Timeouts(ctx, unitOf(r))
+	if err != nil {
+		return err
+	}
+	if at, _, ok := agg.Deadline(t); ok {
+		if err := s.Timers.Schedule(ctx, tx, r.ID, TimerTimeout, at); err != nil {
+			return err
+		}
+	} else if err := s.Timers.Cancel(ctx, tx, r.ID, TimerTimeout); err != nil {
+		return err
+	}
+	if agg.State == session.Waiting && r.QueueKind == QueueChannel {
+		after, _, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return s.Timers.Schedule(ctx, tx, r.ID, TimerAutoTransfer, agg.StateSince.Add(after))
+		}
+	}
+	return s.Timers.Cancel(ctx, tx, r.ID, TimerAutoTransfer)
+}
+
+func (s *Service) notify(id int64, st session.State) {
+	if s.Notify != nil {
+		s.Notify.SessionChanged(id, st)
+	}
+}
+
+// transitionFault turns an illegal transition into a 409 for the API.
+func transitionFault(err error) error {
+	var te *session.TransitionError
+	if errors.As(err, &te) {
+		return &fault.Error{Kind: fault.Conflict, Code: "illegal_transition", Message: te.Error() + "."}
+	}
+	return err
+}
+
+// Get returns one session.
+func (s *Service) Get(ctx context.Context, id int64) (Session, error) {
+	var r row
+	err := s.DB.NewSelect().Model(&r).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, fault.NotFoundf("session", "No session with id %d.", id)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("load session %d: %w", id, err)
+	}
+	return r.view(s.now())
+}
+
+// Events lists a session's outbox events in order.
+func (s *Service) Events(ctx context.Context, id int64) ([]Event, error) {
+	var rows []eventRow
+	if err := s.DB.NewSelect().Model(&rows).Where("session_id = ?", id).OrderExpr("id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load events of %d: %w", id, err)
+	}
+	out := make([]Event, len(rows))
+	for i, e := range rows {
+		out[i] = Event{ID: e.ID, SessionID: e.SessionID, Type: e.Type, ActorID: e.ActorID, Payload: json.RawMessage(e.Payload), At: e.At}
+	}
+	return out, nil
+}
+
+// newSecret returns a customer secret and its stored hash.
+func (s *Service) newSecret() (string, string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand(), b); err != nil {
+		return "", "", fmt.Errorf("customer secret: %w", err)
+	}
+	secret := "tcs_" + base64.RawURLEncoding.EncodeToString(b)
+	return secret, hashSecret(secret), nil
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// ByCustomerSecret finds the session a customer's secret belongs to.
+func (s *Service) ByCustomerSecret(ctx context.Context, secret string) (Session, error) {
+	if secret == "" {
+		return Session{}, fault.New(fault.Unauthorized, "invalid_customer_secret", "This session link is not valid.")
+	}
+	var r row
+	err := s.DB.NewSelect().Model(&r).Where("customer_secret_hash = ?", hashSecret(secret)).Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, fault.New(fault.Unauthorized, "invalid_customer_secret", "This session link is not valid.")
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("load session by secret: %w", err)
+	}
+	return r.view(s.now())
+}
+
+func isNotFound(err error) bool { return fault.IsKind(err, fault.NotFound) }
