@@ -97,6 +97,12 @@ func (s *Service) PickUp(ctx context.Context, actor org.Actor, id int64) (Sessio
 
 func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how string) (Session, error) {
 	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		if agg.State != session.Waiting && agg.State != session.Transferring {
+			if agg.ReachedActive && agg.State.Live() {
+				return change{}, fault.New(fault.Conflict, "already_picked_up", "Session %d has already been picked up.", id)
+			}
+			return change{}, transitionFault(agg.PickUp(now, t.ID))
+		}
 		ok, err := s.eligible(ctx, t, r)
 		if err != nil {
 			return change{}, err
@@ -108,9 +114,6 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 			return change{}, err
 		}
 		if err := agg.PickUp(now, t.ID); err != nil {
-			if agg.State == session.Active {
-				return change{}, fault.New(fault.Conflict, "already_picked_up", "Another technician has already picked up session %d.", id)
-			}
 			return change{}, transitionFault(err)
 		}
 		r.QueueKind, r.QueueID = "", 0

@@ -1,0 +1,131 @@
+package relay
+
+import (
+	"sync"
+)
+
+// Hub knows the sockets connected to each session on this node and wakes
+// them. It holds no messages: a woken socket reads what it has not sent yet
+// from the log, so a wake-up may be lost, repeated or merged without harm.
+// Several hub nodes only need to forward Notify/PushState/End to each other
+// (NATS, a subject per session); binary frames are relayed between sockets of
+// the same node.
+type Hub struct {
+	mu       sync.Mutex
+	sessions map[int64]map[*conn]struct{}
+	onEnd    []func(sessionID int64)
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{sessions: map[int64]map[*conn]struct{}{}} }
+
+// Notify wakes every socket of the session to read new messages. The relay
+// calls it after its own appends; core/sessions calls it after committing a
+// transition that appended system messages. It never blocks.
+func (h *Hub) Notify(sessionID int64) {
+	for _, c := range h.conns(sessionID) {
+		c.wakeUp()
+	}
+}
+
+// PushState tells every socket of the session its new state (a "state"
+// frame) and makes them reload the session (owner, permissions, liveness)
+// before their next action. It never blocks; a socket too slow to take the
+// frame is dropped and will resume.
+func (h *Hub) PushState(sessionID int64, state string) {
+	for _, c := range h.conns(sessionID) {
+		c.pushState(state)
+	}
+}
+
+// End closes every socket of an ended session (close code 4002) and forgets
+// its in-memory state; all rights end with the session (SEC). Call it after
+// the final state and system messages are committed: sockets send what is
+// left in the log before closing.
+func (h *Hub) End(sessionID int64) {
+	for _, c := range h.conns(sessionID) {
+		c.endSession()
+	}
+	h.mu.Lock()
+	hooks := h.onEnd
+	h.mu.Unlock()
+	for _, f := range hooks {
+		f(sessionID)
+	}
+}
+
+// Presence reports who is connected to the session on this node.
+func (h *Hub) Presence(sessionID int64) (customer bool, technicians []int64) {
+	for _, c := range h.conns(sessionID) {
+		if c.viewer.Kind == SenderCustomer {
+			customer = true
+		} else {
+			technicians = append(technicians, c.viewer.ID)
+		}
+	}
+	return customer, technicians
+}
+
+func (h *Hub) conns(sessionID int64) []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.sessions[sessionID]
+	out := make([]*conn, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	return out
+}
+
+// join registers c and returns the socket it replaces: a side (the
+// customer, or one technician) has one socket per session, so a client that
+// reconnects before its old socket timed out takes over cleanly.
+func (h *Hub) join(c *conn) (replaced *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.sessions[c.sessionID]
+	if set == nil {
+		set = map[*conn]struct{}{}
+		h.sessions[c.sessionID] = set
+	}
+	for old := range set {
+		if old.viewer == c.viewer {
+			delete(set, old)
+			replaced = old
+			old.replaced.Store(true)
+		}
+	}
+	set[c] = struct{}{}
+	return replaced
+}
+
+func (h *Hub) leave(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.sessions[c.sessionID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.sessions, c.sessionID)
+		}
+	}
+}
+
+// peers are the sockets on the other side of c: the technicians for the
+// customer, the customer for a technician.
+func (h *Hub) peers(c *conn) []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*conn
+	for p := range h.sessions[c.sessionID] {
+		if (p.viewer.Kind == SenderCustomer) != (c.viewer.Kind == SenderCustomer) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (h *Hub) whenEnded(f func(sessionID int64)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onEnd = append(h.onEnd, f)
+}

@@ -1,0 +1,443 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/fault"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/store"
+)
+
+// MaxTextRunes bounds the body of any message (chat, note, system, URL).
+const MaxTextRunes = 4000
+
+// DedupWindow is how many of a sender's latest messages are searched for a
+// re-sent client_msg_id.
+const DedupWindow = 200
+
+// transientPerSession is how many not-kept chat texts stay in memory per
+// session for sides that catch up (see SetKeepChatText).
+const transientPerSession = 512
+
+// maxSeqAttempts bounds the retries when another writer took the next seq.
+const maxSeqAttempts = 100
+
+// Log is the message log of sessions (table session_messages). Appends take
+// the next sequence number of the session inside a transaction, together with
+// the outbox event; reads filter by what the viewer may see.
+type Log struct {
+	db        *bun.DB
+	outbox    Outbox
+	now       func() time.Time
+	dropText  atomic.Bool // inverse of KeepChatText, so the zero value keeps text
+	transient textCache
+}
+
+// NewLog returns the log over db. outbox may be nil (no events); now may be
+// nil (time.Now).
+func NewLog(db *bun.DB, outbox Outbox, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}}
+}
+
+// SetKeepChatText is the P2U-3 knob "do not keep chat text in the hub's own
+// storage". With keep=false a chat message (both customer chat and
+// technician-only chat; notes are the technician's record and stay) is stored
+// with an empty body and a payload saying only that a chat of so many
+// characters happened; the outbox event carries no text either. The text
+// lives in memory only (the last 512 per session, until the session ends) so
+// that connected and reconnecting sides still receive it; after a hub
+// restart such messages are delivered with an empty body and
+// "text_kept": false. It may be changed at any time; it applies to the
+// messages appended afterwards.
+func (l *Log) SetKeepChatText(keep bool) { l.dropText.Store(!keep) }
+
+// KeepChatText reports the current P2U-3 setting.
+func (l *Log) KeepChatText() bool { return !l.dropText.Load() }
+
+type messageRow struct {
+	bun.BaseModel `bun:"table:session_messages"`
+
+	SessionID  int64     `bun:"session_id,pk"`
+	Seq        int64     `bun:"seq,pk"`
+	Kind       string    `bun:"kind,notnull"`
+	SenderKind string    `bun:"sender_kind,notnull"`
+	SenderID   int64     `bun:"sender_id,notnull"`
+	Audience   string    `bun:"audience,notnull"`
+	Body       string    `bun:"body,notnull"`
+	Payload    string    `bun:"payload,notnull"`
+	CreatedAt  time.Time `bun:"created_at,notnull"`
+}
+
+// payloadMeta are the payload keys the log itself writes.
+type payloadMeta struct {
+	ClientMsgID string `json:"client_msg_id"`
+	TextRef     string `json:"text_ref"`
+}
+
+func (l *Log) fromRow(r messageRow) Message {
+	m := Message{
+		Seq: r.Seq, SessionID: r.SessionID, Kind: Kind(r.Kind), SenderKind: SenderKind(r.SenderKind),
+		SenderID: r.SenderID, Audience: Audience(r.Audience), Body: r.Body,
+		Payload: json.RawMessage(r.Payload), CreatedAt: r.CreatedAt.UTC(),
+	}
+	var meta payloadMeta
+	if json.Unmarshal(m.Payload, &meta) == nil {
+		m.ClientMsgID = meta.ClientMsgID
+		if meta.TextRef != "" && m.Body == "" {
+			m.Body, _ = l.transient.get(m.SessionID, meta.TextRef)
+		}
+	}
+	return m
+}
+
+// Append stores m with the session's next sequence number and writes its
+// outbox event in the same transaction: a new one when db is a *bun.DB, a
+// savepoint when db is the caller's bun.Tx (so the caller's state change and
+// the message commit together). Seq and CreatedAt are assigned; Audience
+// defaults to all, and notes are always for technicians only. A message whose
+// ClientMsgID the same sender already used (within its last DedupWindow
+// messages) is not stored again: the stored one is returned.
+func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error) {
+	if err := normalize(&m); err != nil {
+		return Message{}, err
+	}
+	m.CreatedAt = l.now().UTC().Truncate(time.Microsecond)
+	text := m.Body
+	extra := map[string]any{}
+	if m.ClientMsgID != "" {
+		extra["client_msg_id"] = m.ClientMsgID
+	}
+	ref := ""
+	if m.Kind == KindChat && l.dropText.Load() {
+		ref = newRef()
+		extra["text_kept"] = false
+		extra["text_ref"] = ref
+		extra["length"] = utf8.RuneCountInString(text)
+		m.Body = ""
+		// Before the commit, so that a reader woken by someone else's
+		// append never finds the row without its text. A rolled-back
+		// append leaves an entry nobody refers to.
+		l.transient.put(m.SessionID, ref, text)
+	}
+	payload, err := withFields(m.Payload, extra)
+	if err != nil {
+		return Message{}, err
+	}
+	m.Payload = payload
+
+	var out Message
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if m.ClientMsgID != "" {
+			dup, found, err := l.findClientMsg(ctx, tx, m)
+			if err != nil || found {
+				out = dup
+				return err
+			}
+		}
+		seq, err := insertNext(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		m.Seq = seq
+		if l.outbox != nil {
+			if err := l.outbox(ctx, tx, m.SessionID, "message."+string(m.Kind), m.SenderID, m); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+		out = m
+		if ref != "" {
+			out.Body = text
+		}
+		return nil
+	})
+	if err != nil {
+		if store.IsForeignKeyViolation(err) {
+			return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
+		}
+		return Message{}, fmt.Errorf("append %s to session %d: %w", m.Kind, m.SessionID, err)
+	}
+	return out, nil
+}
+
+// AppendSystem appends a system message (SESS-13: connecting to, connected,
+// transferred, ended ...) that everyone in the session sees. The lead's
+// session transitions call it with their transaction, then Hub.Notify after
+// the commit.
+func (l *Log) AppendSystem(ctx context.Context, db bun.IDB, sessionID int64, text string, payload any) (Message, error) {
+	raw, err := marshalPayload(payload)
+	if err != nil {
+		return Message{}, err
+	}
+	return l.Append(ctx, db, Message{
+		SessionID: sessionID, Kind: KindSystem, SenderKind: SenderSystem, Audience: AudienceAll,
+		Body: text, Payload: raw,
+	})
+}
+
+func normalize(m *Message) error {
+	if m.SessionID <= 0 {
+		return fault.Field("session_id", "must be a session ID")
+	}
+	if !kinds[m.Kind] {
+		return fault.Field("kind", fmt.Sprintf("unknown message kind %q", m.Kind))
+	}
+	switch m.SenderKind {
+	case SenderCustomer, SenderTechnician, SenderSystem:
+	default:
+		return fault.Field("sender_kind", fmt.Sprintf("unknown sender kind %q", m.SenderKind))
+	}
+	switch m.Audience {
+	case "":
+		m.Audience = AudienceAll
+	case AudienceAll, AudienceTechnicians:
+	default:
+		return fault.Field("audience", fmt.Sprintf("unknown audience %q", m.Audience))
+	}
+	if m.Kind == KindNote {
+		m.Audience = AudienceTechnicians
+	}
+	if m.SenderKind == SenderCustomer && m.Audience != AudienceAll {
+		return fault.Field("audience", "a customer writes to everyone")
+	}
+	if utf8.RuneCountInString(m.Body) > MaxTextRunes {
+		return fault.Field("text", fmt.Sprintf("at most %d characters", MaxTextRunes))
+	}
+	if len(m.ClientMsgID) > 128 {
+		return fault.Field("client_msg_id", "at most 128 characters")
+	}
+	return nil
+}
+
+// insertNext takes the next free seq. Under PostgreSQL a concurrent writer
+// may hold the same number uncommitted: ON CONFLICT DO NOTHING waits for it,
+// inserts nothing, and the next statement (read committed) sees its row, so
+// numbers also become visible in order, which the catch-up reads rely on.
+// SQLite serializes writers (immediate transactions) and never conflicts.
+func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
+	row := messageRow{
+		SessionID: m.SessionID, Kind: string(m.Kind), SenderKind: string(m.SenderKind), SenderID: m.SenderID,
+		Audience: string(m.Audience), Body: m.Body, Payload: string(m.Payload), CreatedAt: m.CreatedAt,
+	}
+	for range maxSeqAttempts {
+		var next int64
+		err := tx.NewSelect().TableExpr("session_messages").ColumnExpr("COALESCE(MAX(seq), 0) + 1").
+			Where("session_id = ?", m.SessionID).Scan(ctx, &next)
+		if err != nil {
+			return 0, fmt.Errorf("next seq: %w", err)
+		}
+		row.Seq = next
+		res, err := tx.NewInsert().Model(&row).On("CONFLICT (session_id, seq) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			return next, nil
+		}
+	}
+	return 0, fmt.Errorf("no free seq after %d attempts", maxSeqAttempts)
+}
+
+func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message, bool, error) {
+	var rows []messageRow
+	err := tx.NewSelect().Model(&rows).
+		Where("session_id = ?", m.SessionID).Where("sender_kind = ?", m.SenderKind).Where("sender_id = ?", m.SenderID).
+		OrderExpr("seq DESC").Limit(DedupWindow).Scan(ctx)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
+	}
+	for _, r := range rows {
+		got := l.fromRow(r)
+		if got.ClientMsgID == m.ClientMsgID {
+			return got, true, nil
+		}
+	}
+	return Message{}, false, nil
+}
+
+// After returns up to limit messages of the session with seq > afterSeq that
+// viewer may see, in seq order (limit <= 0: all).
+func (l *Log) After(ctx context.Context, sessionID, afterSeq int64, viewer Viewer, limit int) ([]Message, error) {
+	var rows []messageRow
+	q := l.db.NewSelect().Model(&rows).Where("session_id = ?", sessionID).Where("seq > ?", afterSeq).OrderExpr("seq ASC")
+	if viewer.Kind != SenderTechnician {
+		q = q.Where("audience = ?", AudienceAll).Where("kind <> ?", KindNote)
+	}
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read session %d after %d: %w", sessionID, afterSeq, err)
+	}
+	out := make([]Message, len(rows))
+	for i, r := range rows {
+		out[i] = l.fromRow(r)
+	}
+	return out, nil
+}
+
+// ChatLog is the session's whole log as viewer may see it (SESS-13): chat,
+// system messages, and for technicians the notes and technician-only chat.
+func (l *Log) ChatLog(ctx context.Context, sessionID int64, viewer Viewer) ([]Message, error) {
+	return l.After(ctx, sessionID, 0, viewer, 0)
+}
+
+// Get returns one message; fault NotFound if the session has no such seq.
+func (l *Log) Get(ctx context.Context, sessionID, seq int64) (Message, error) {
+	var r messageRow
+	err := l.db.NewSelect().Model(&r).Where("session_id = ?", sessionID).Where("seq = ?", seq).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fault.NotFoundf("message", "session %d has no message %d", sessionID, seq)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("read message %d of session %d: %w", seq, sessionID, err)
+	}
+	return l.fromRow(r), nil
+}
+
+// LastSeq is the highest seq of the session (0 for none).
+func (l *Log) LastSeq(ctx context.Context, sessionID int64) (int64, error) {
+	var last int64
+	err := l.db.NewSelect().TableExpr("session_messages").ColumnExpr("COALESCE(MAX(seq), 0)").
+		Where("session_id = ?", sessionID).Scan(ctx, &last)
+	if err != nil {
+		return 0, fmt.Errorf("last seq of session %d: %w", sessionID, err)
+	}
+	return last, nil
+}
+
+// ChatEnabled says whether customer chat is on in the session, given the
+// chat mode of the owner's group (ORG-7): on and off are fixed; on_toggle and
+// off_toggle start on and off and follow the latest chat_toggle message.
+func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMode) (bool, error) {
+	switch mode {
+	case org.ChatOn:
+		return true, nil
+	case org.ChatOff:
+		return false, nil
+	}
+	var payload []string
+	err := l.db.NewSelect().TableExpr("session_messages").Column("payload").
+		Where("session_id = ?", sessionID).Where("kind = ?", KindChatToggle).
+		OrderExpr("seq DESC").Limit(1).Scan(ctx, &payload)
+	if err != nil {
+		return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
+	}
+	if len(payload) == 0 {
+		return mode == org.ChatOnToggle, nil
+	}
+	var t ChatToggle
+	if err := json.Unmarshal([]byte(payload[0]), &t); err != nil {
+		return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
+	}
+	return t.Enabled, nil
+}
+
+// forget drops the in-memory texts of an ended session.
+func (l *Log) forget(sessionID int64) { l.transient.forget(sessionID) }
+
+func marshalPayload(payload any) (json.RawMessage, error) {
+	switch p := payload.(type) {
+	case nil:
+		return json.RawMessage("{}"), nil
+	case json.RawMessage:
+		return p, nil
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return raw, nil
+}
+
+// withFields adds keys to a JSON object payload.
+func withFields(payload json.RawMessage, fields map[string]any) (json.RawMessage, error) {
+	if len(payload) == 0 || string(payload) == "null" {
+		payload = json.RawMessage("{}")
+	}
+	if len(fields) == 0 {
+		if !json.Valid(payload) {
+			return nil, fault.Field("payload", "must be JSON")
+		}
+		return payload, nil
+	}
+	obj := map[string]json.RawMessage{}
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return nil, fault.Field("payload", "must be a JSON object")
+	}
+	for k, v := range fields {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("payload field %s: %w", k, err)
+		}
+		obj[k] = raw
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return raw, nil
+}
+
+func newRef() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// textCache keeps not-kept chat texts in memory, keyed by a random reference
+// stored in the payload (never by seq, which a rolled-back append reuses).
+type textCache struct {
+	mu  sync.Mutex
+	per map[int64]*textRing
+}
+
+type textRing struct {
+	refs  [transientPerSession]string
+	next  int
+	texts map[string]string
+}
+
+func (c *textCache) put(sessionID int64, ref, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.per[sessionID]
+	if r == nil {
+		r = &textRing{texts: map[string]string{}}
+		c.per[sessionID] = r
+	}
+	delete(r.texts, r.refs[r.next])
+	r.refs[r.next] = ref
+	r.next = (r.next + 1) % transientPerSession
+	r.texts[ref] = text
+}
+
+func (c *textCache) get(sessionID int64, ref string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.per[sessionID]; r != nil {
+		t, ok := r.texts[ref]
+		return t, ok
+	}
+	return "", false
+}
+
+func (c *textCache) forget(sessionID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.per, sessionID)
+}
