@@ -15,6 +15,7 @@ import (
 	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
 )
 
@@ -26,8 +27,13 @@ type API struct {
 	Org      *org.Service
 	Auth     *auth.Service
 	Settings *settings.Service
-	Log      hclog.Logger
-	Now      func() time.Time
+	Sessions *sessions.Service
+	// Estimate turns response times into a waiting estimate (SESS-11).
+	Estimate sessions.Estimator
+	// Status sets technicians' chosen status; nil when presence is off.
+	Status StatusSetter
+	Log    hclog.Logger
+	Now    func() time.Time
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
 	TokenTTL time.Duration
 
@@ -35,6 +41,8 @@ type API struct {
 	routes  []Route
 	signIns *prometheus.CounterVec
 }
+
+type contextT = context.Context
 
 // Route is one registered method and path pattern, for the OpenAPI check.
 type Route struct {
@@ -54,6 +62,7 @@ func (a *API) Handler(reg prometheus.Registerer) http.Handler {
 	a.authRoutes()
 	a.orgRoutes()
 	a.settingsRoutes()
+	a.sessionRoutes()
 	a.compatRoutes()
 	a.public("GET /api/v1/openapi.json", a.openAPI)
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

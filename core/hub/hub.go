@@ -16,6 +16,9 @@ import (
 	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/httpapi"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/queue"
+	"github.com/tetherhq/tether/core/session"
+	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
 )
 
@@ -43,8 +46,12 @@ type Hub struct {
 	Org      *org.Service
 	Auth     *auth.Service
 	Settings *settings.Service
+	Sessions *sessions.Service
+	Timers   *queue.Timers
+	Presence *queue.Presence
 	API      *httpapi.API
 	handler  http.Handler
+	log      hclog.Logger
 }
 
 // New bootstraps the organisation if the database is empty and returns the hub.
@@ -81,10 +88,27 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err := h.bootstrap(ctx, cfg); err != nil {
 		return nil, err
 	}
-	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Log: cfg.Log.Named("api"),
-		Now: cfg.Now, TokenTTL: cfg.TokenTTL}
+	h.log = cfg.Log
+	h.Timers = &queue.Timers{DB: cfg.DB, Now: cfg.Now, Log: cfg.Log.Named("timers")}
+	h.Presence = &queue.Presence{DB: cfg.DB, Now: cfg.Now}
+	pres := presence{rows: h.Presence, org: h.Org, settings: h.Settings, sessions: func() *sessions.Service { return h.Sessions }, now: cfg.Now}
+	h.Sessions = &sessions.Service{DB: cfg.DB, Org: h.Org, Policy: policy{settings: h.Settings}, Timers: h.Timers,
+		Presence: pres, Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h}
+	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Sessions: h.Sessions,
+		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL}
 	h.handler = h.API.Handler(cfg.Registry)
 	return h, nil
+}
+
+// Run works the hub's background jobs (the durable session timers) until
+// ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	h.Timers.Run(ctx, h.Sessions.FireTimer)
+}
+
+// SessionChanged hears committed session changes and passes them on.
+func (h *Hub) SessionChanged(id int64, st session.State) {
+	h.Timers.Wake()
 }
 
 // Handler serves /api/v1/..., /API/... (compatibility) and, later, the web UI.

@@ -37,5 +37,10 @@ func Sections() (*settings.Registry, error) {
 			return nil, err
 		}
 	}
+	for _, s := range sessionSections() {
+		if err := reg.Register(s); err != nil {
+			return nil, err
+		}
+	}
 	return reg, nil
 }
