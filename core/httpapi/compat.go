@@ -27,6 +27,7 @@ func (a *API) compatRoutes() {
 	a.compat("login", a.compatLogin)
 	a.compat("logout", a.compatLogout)
 	a.compat("getHierarchy_v2", a.compatGetHierarchy)
+	a.compatSessionRoutes()
 }
 
 func (a *API) compat(method string, h func(w http.ResponseWriter, r *http.Request)) {

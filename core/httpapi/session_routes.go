@@ -13,6 +13,8 @@ import (
 // StatusSetter changes a technician's chosen status (core/queue's presence).
 type StatusSetter interface {
 	SetChosenStatus(r *http.Request, technicianID int64, status string) error
+	// Status is a technician's effective status: online, busy, away or offline.
+	Status(ctx contextT, technicianID int64) (string, error)
 }
 
 func (a *API) sessionRoutes() {

@@ -228,3 +228,36 @@ func (s *Service) SetExclusion(ctx context.Context, sc *Scope, channelID, techni
 
 // channelName is the default name of channel n (CH-1).
 func channelName(n int) string { return fmt.Sprintf("Channel %d", n) }
+
+// ChannelTechnicians lists the technicians who take a channel's sessions:
+// the members of every group it is assigned to, minus exclusions (CH-2, CH-3).
+func (s *Service) ChannelTechnicians(ctx context.Context, channelID int64) ([]int64, error) {
+	chs, err := s.loadChannels(ctx, s.DB)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chs {
+		if c.ID != channelID {
+			continue
+		}
+		excluded := map[int64]bool{}
+		for _, x := range c.Excluded {
+			excluded[x] = true
+		}
+		var out []int64
+		for _, g := range c.Groups {
+			var ids []int64
+			if err := s.DB.NewSelect().Table("nodes").Column("id").
+				Where("parent_id = ? AND kind = ? AND enabled", g, KindTechnician).OrderExpr("id").Scan(ctx, &ids); err != nil {
+				return nil, fmt.Errorf("technicians of group %d: %w", g, err)
+			}
+			for _, id := range ids {
+				if !excluded[id] {
+					out = append(out, id)
+				}
+			}
+		}
+		return out, nil
+	}
+	return nil, fault.NotFoundf("channel", "No channel with id %d.", channelID)
+}

@@ -107,6 +107,7 @@ type Session struct {
 	Fields       Fields           `json:"fields"`
 	ClientKind   string           `json:"client_kind"`
 	Platform     string           `json:"platform"`
+	Language     string           `json:"language"`
 	Test         bool             `json:"test"`
 	CreatedAt    time.Time        `json:"created_at"`
 	EndedAt      *time.Time       `json:"ended_at"`
@@ -142,7 +143,7 @@ func (r *row) view(now time.Time) (Session, error) {
 	v := Session{ID: r.ID, Kind: session.Kind(r.Kind), State: agg.State, StateLabel: agg.State.Label(),
 		ChannelID: r.ChannelID, TechGroupID: r.TechGroupID, TechnicianID: r.TechnicianID, CreatorID: r.CreatorID,
 		QueueKind: r.QueueKind, QueueID: r.QueueID, CustomerName: r.CustomerName, Fields: r.fields(),
-		ClientKind: r.ClientKind, Platform: r.Platform, Test: r.Test, CreatedAt: r.CreatedAt, EndedAt: r.EndedAt,
+		ClientKind: r.ClientKind, Platform: r.Platform, Language: r.Language, Test: r.Test, CreatedAt: r.CreatedAt, EndedAt: r.EndedAt,
 		Failed: agg.Failed(), Missed: agg.Missed(), Buckets: secondsOf(agg.BucketsAt(now)), Aggregate: agg}
 	if r.PIN != nil {
 		v.PINExpiresAt = r.PINExpiresAt
