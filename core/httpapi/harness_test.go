@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,10 +32,25 @@ type env struct {
 	srv *httptest.Server
 }
 
-func newEnv(t *testing.T, db *bun.DB) *env {
+func newEnv(t *testing.T, db *bun.DB) *env { return newEnvClock(t, db, nil) }
+
+// testClock is a settable clock for the hub under test.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newEnvClock(t *testing.T, db *bun.DB, now func() time.Time) *env {
 	t.Helper()
 	fast := auth.Hasher{Params: auth.FastParams()}
-	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(),
+	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Now: now,
 		Registry: prometheus.NewRegistry(), AdminEmail: masterEmail, AdminPassword: masterPW, Hasher: &fast})
 	if err != nil {
 		t.Fatal(err)

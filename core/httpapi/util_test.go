@@ -21,3 +21,11 @@ func rootID(t *testing.T, e *env, token string) int64 {
 	}
 	return tree.Root.ID
 }
+
+func atoi(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
