@@ -26,6 +26,7 @@ import (
 const (
 	envAdminEmail    = "TETHER_ADMIN_EMAIL"
 	envAdminPassword = "TETHER_ADMIN_PASSWORD"
+	envSMTPURL       = "TETHER_SMTP_URL"
 )
 
 // serveOptions is everything tether serve is told.
@@ -36,6 +37,7 @@ type serveOptions struct {
 	TokenTTL        time.Duration
 	AdminEmail      string
 	AdminPassword   string
+	SMTPURL         string
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -58,6 +60,10 @@ from flags (a secret in the command line leaks through the process list and hist
   TETHER_ADMIN_PASSWORD   its initial password; when unset, a password is generated
                           and printed once to the log, to be changed at first sign-in
 
+E-mail (technicians told of waiting customers, Q-3) goes through the SMTP server in
+  TETHER_SMTP_URL         smtp://user:password@host:port?from=tether@example.com&tls=starttls
+                          (tls: none, starttls or tls); environment only, it holds a password
+
 Operations endpoints: GET /healthz (process alive), GET /readyz (database reachable and
 migrated), GET /metrics (Prometheus, tether_* metrics).`,
 		Example: `  tether serve
@@ -66,6 +72,7 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.AdminEmail, _ = a.lookupEnv(envAdminEmail)
 			o.AdminPassword, _ = a.lookupEnv(envAdminPassword)
+			o.SMTPURL, _ = a.lookupEnv(envSMTPURL)
 			if o.ShutdownTimeout <= 0 {
 				return fmt.Errorf("--shutdown-timeout must be positive, got %s", o.ShutdownTimeout)
 			}
@@ -145,6 +152,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		AdminEmail:    o.AdminEmail,
 		AdminPassword: o.AdminPassword,
 		TokenTTL:      o.TokenTTL,
+		SMTPURL:       o.SMTPURL,
 		Now:           time.Now,
 	})
 	if err != nil {

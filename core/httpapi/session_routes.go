@@ -212,6 +212,7 @@ type CustomerSession struct {
 	EstimatedWait float64         `json:"estimated_wait_seconds,omitempty"`
 	Terms         *sessions.Terms `json:"terms,omitempty"`
 	EndReason     string          `json:"end_reason,omitempty"`
+	RedirectURL   string          `json:"redirect_url,omitempty"`
 }
 
 type customerJoined struct {
@@ -265,7 +266,8 @@ func (a *API) customerStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, CustomerSession{ID: st.Session.ID, State: st.Session.State, StateLabel: st.Session.StateLabel,
-		Position: st.Position, EstimatedWait: st.EstimatedWait, Terms: st.Terms, EndReason: string(st.Session.Aggregate.EndReason)})
+		Position: st.Position, EstimatedWait: st.EstimatedWait, Terms: st.Terms, EndReason: string(st.Session.Aggregate.EndReason),
+		RedirectURL: st.RedirectURL})
 }
 
 func (a *API) customerTerms(w http.ResponseWriter, r *http.Request) {

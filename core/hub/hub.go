@@ -37,6 +37,8 @@ type Config struct {
 	// (30 days). The binary's --token-ttl defaults to 24h.
 	TokenTTL time.Duration
 	Now      func() time.Time
+	// SMTPURL is TETHER_SMTP_URL: where e-mail goes (smtp://user:pass@host:port?from=...).
+	SMTPURL string
 	// Hasher overrides the password hasher (tests use cheap parameters).
 	Hasher *auth.Hasher
 }
@@ -52,6 +54,7 @@ type Hub struct {
 	API      *httpapi.API
 	handler  http.Handler
 	log      hclog.Logger
+	ctx      context.Context
 }
 
 // New bootstraps the organisation if the database is empty and returns the hub.
@@ -91,9 +94,19 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.log = cfg.Log
 	h.Timers = &queue.Timers{DB: cfg.DB, Now: cfg.Now, Log: cfg.Log.Named("timers")}
 	h.Presence = &queue.Presence{DB: cfg.DB, Now: cfg.Now}
-	pres := presence{rows: h.Presence, org: h.Org, settings: h.Settings, sessions: func() *sessions.Service { return h.Sessions }, now: cfg.Now}
-	h.Sessions = &sessions.Service{DB: cfg.DB, Org: h.Org, Policy: policy{settings: h.Settings}, Timers: h.Timers,
-		Presence: pres, Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h}
+	pres := presence{rows: h.Presence, org: h.Org, settings: h.Settings, sessions: func() *sessions.Service { return h.Sessions }, now: cfg.Now,
+		available: func() { h.TechnicianAvailable() }}
+	var mailer *queue.Mailer
+	if cfg.SMTPURL != "" {
+		if mailer, err = queue.ParseMailerURL(cfg.SMTPURL); err != nil {
+			return nil, fmt.Errorf("TETHER_SMTP_URL: %w", err)
+		}
+	}
+	pol := policy{settings: h.Settings}
+	h.Sessions = &sessions.Service{DB: cfg.DB, Org: h.Org, Policy: pol, Timers: h.Timers,
+		Presence: pres, Dispatcher: dispatcher{presence: pres, policy: pol, mailer: mailer},
+		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h}
+	h.ctx = context.WithoutCancel(ctx)
 	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Sessions: h.Sessions,
 		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL}
 	h.handler = h.API.Handler(cfg.Registry)
@@ -109,6 +122,23 @@ func (h *Hub) Run(ctx context.Context) {
 // SessionChanged hears committed session changes and passes them on.
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.Wake()
+	if st == session.Waiting {
+		go func() {
+			if err := h.Sessions.Dispatch(h.ctx, id); err != nil {
+				h.log.Warn("dispatch waiting session", "session", id, "error", err)
+			}
+		}()
+	}
+}
+
+// TechnicianAvailable re-dispatches waiting sessions when a technician
+// becomes available, so auto-start can give them one.
+func (h *Hub) TechnicianAvailable() {
+	go func() {
+		if err := h.Sessions.DispatchWaiting(h.ctx); err != nil {
+			h.log.Warn("dispatch waiting sessions", "error", err)
+		}
+	}()
 }
 
 // Handler serves /api/v1/..., /API/... (compatibility) and, later, the web UI.

@@ -91,6 +91,8 @@ type presence struct {
 	settings *settings.Service
 	sessions func() *sessions.Service
 	now      func() time.Time
+	// available hears that a technician chose Online.
+	available func()
 }
 
 func (p presence) config(ctx context.Context, technicianID int64) (queue.PresenceSettings, error) {
@@ -134,5 +136,50 @@ func (p presence) SetChosenStatus(r *http.Request, technicianID int64, status st
 	if c.TechGroupID == 0 {
 		return fault.Forbiddenf("technicians_only", "Only technicians have a status.")
 	}
-	return p.rows.SetStatus(r.Context(), technicianID, queue.Status(status))
+	if err := p.rows.SetStatus(r.Context(), technicianID, queue.Status(status)); err != nil {
+		return err
+	}
+	if status == string(queue.StatusOnline) && p.available != nil {
+		p.available()
+	}
+	return nil
+}
+
+// Candidate describes a technician for auto-start.
+func (p presence) Candidate(ctx context.Context, technicianID int64) (queue.Candidate, bool, error) {
+	cfg, err := p.config(ctx, technicianID)
+	if err != nil {
+		return queue.Candidate{}, false, err
+	}
+	row, err := p.rows.Get(ctx, technicianID)
+	if err != nil {
+		return queue.Candidate{}, false, err
+	}
+	active, err := p.sessions().ActiveCount(ctx, technicianID)
+	if err != nil {
+		return queue.Candidate{}, false, err
+	}
+	c := queue.Candidate{TechnicianID: technicianID, Status: queue.Effective(row, active, cfg, p.now()), Active: active, IdleSince: row.IdleSince()}
+	return c, queue.CanPickUp(active, cfg), nil
+}
+
+// dispatcher gives the sessions service what working hours, auto-start and
+// the no-technician e-mails need.
+type dispatcher struct {
+	presence
+	policy
+	mailer *queue.Mailer
+}
+
+func (d dispatcher) AutoStart(ctx context.Context, channelID int64) (bool, int, error) {
+	q, err := settings.Get[queue.ChannelQueue](ctx, d.policy.settings, channelID, queue.ChannelQueueSection)
+	return q.AutoStartEnabled, q.AutoStartMaxActive, err
+}
+
+func (d dispatcher) WorkingHours(ctx context.Context, unitID int64) (queue.WorkingHours, error) {
+	return settings.Get[queue.WorkingHours](ctx, d.policy.settings, unitID, queue.WorkingHoursSection)
+}
+
+func (d dispatcher) Mail(ctx context.Context, to []string, subject, body string) error {
+	return d.mailer.Send(ctx, to, subject, body)
 }

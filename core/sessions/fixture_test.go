@@ -94,17 +94,17 @@ func (p *presence) Status(_ context.Context, id int64) (string, error) {
 func (p *presence) MaxActive(context.Context, int64) (int, error) { return p.max, nil }
 
 type world struct {
-	svc                  *sessions.Service
-	clock                *clock
-	policy               *policy
-	timers               *timers
-	presence             *presence
-	org                  *org.Service
-	master               int64
-	groupA, groupB       int64
-	techA1, techA2, tB   int64
-	channel1, channel2   int64
-	ip                   netip.Addr
+	svc                *sessions.Service
+	clock              *clock
+	policy             *policy
+	timers             *timers
+	presence           *presence
+	org                *org.Service
+	master             int64
+	groupA, groupB     int64
+	techA1, techA2, tB int64
+	channel1, channel2 int64
+	ip                 netip.Addr
 }
 
 func (w *world) actor(id int64) org.Actor { return org.Actor{ID: id, Role: org.KindTechnician} }

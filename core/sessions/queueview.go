@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -77,6 +78,9 @@ type Status struct {
 	Position      int     `json:"position,omitempty"`
 	EstimatedWait float64 `json:"estimated_wait_seconds,omitempty"`
 	Terms         *Terms  `json:"terms,omitempty"`
+	// RedirectURL is where to send a customer whose session ended because
+	// no technician was available (Q-3).
+	RedirectURL string `json:"redirect_url,omitempty"`
 }
 
 // Estimator turns recent response times into an estimate (core/queue).
@@ -102,6 +106,20 @@ func (s *Service) CustomerStatus(ctx context.Context, secret string, estimate Es
 		}
 		if t.Enabled {
 			st.Terms = t
+		}
+	}
+	if v.Aggregate.EndReason == session.NoTechnician {
+		evs, err := s.Events(ctx, v.ID)
+		if err != nil {
+			return Status{}, err
+		}
+		for _, e := range evs {
+			var p struct {
+				URL string `json:"redirect_url"`
+			}
+			if e.Type == "session.closed" && json.Unmarshal(e.Payload, &p) == nil {
+				st.RedirectURL = p.URL
+			}
 		}
 	}
 	if v.State != session.Waiting && v.State != session.Transferring {

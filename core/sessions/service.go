@@ -64,12 +64,14 @@ type Service struct {
 	Policy   Policy
 	Timers   Timers
 	Presence Presence
-	Log      SystemLog
-	Notify   Notifier
-	Now      func() time.Time
-	Rand     io.Reader
-	Logger   hclog.Logger
-	PINLimit PINLimit
+	// Dispatcher applies working hours and auto-start; nil turns both off.
+	Dispatcher Dispatcher
+	Log        SystemLog
+	Notify     Notifier
+	Now        func() time.Time
+	Rand       io.Reader
+	Logger     hclog.Logger
+	PINLimit   PINLimit
 }
 
 func (s *Service) now() time.Time {
