@@ -477,3 +477,12 @@ func (s *logSink) await(from int, msg string, timeout time.Duration, exited <-ch
 		}
 	}
 }
+
+// Crash kills the hub with SIGKILL (no shutdown at all) and starts it again
+// on the same data directory and database.
+func (h *Hub) Crash() {
+	h.t.Helper()
+	h.Signal(syscall.SIGKILL)
+	<-h.done
+	h.start()
+}

@@ -159,6 +159,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("start hub: %w", err)
 	}
 
+	// Background work (durable session timers) stops with the server.
+	go h.Run(ctx)
+
 	mux := http.NewServeMux()
 	ops.Mount(mux, db, metrics)
 	mux.Handle("/", h.Handler()) // /api/, /API/ and, later, the web UI

@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,11 +148,9 @@ func isLocalhost(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
-// String describes the server without the password, for logs.
-func (m *Mailer) String() string {
-	if m == nil {
-		return "(no SMTP server)"
-	}
+// String describes the server without the password, for logs. Value
+// receivers, so that printing a Mailer value, not only a pointer, is safe too.
+func (m Mailer) String() string {
 	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(m.Host, m.Port)}
 	if m.Username != "" {
 		u.User = url.User(m.Username)
@@ -161,7 +160,7 @@ func (m *Mailer) String() string {
 }
 
 // GoString keeps %#v from printing the password.
-func (m *Mailer) GoString() string { return "queue.Mailer(" + m.String() + ")" }
+func (m Mailer) GoString() string { return "queue.Mailer(" + m.String() + ")" }
 
 // RecipientsRefusedError reports the recipients the server refused. The
 // message went to every other recipient; Delivered lists them (none if all
@@ -217,8 +216,14 @@ func (m *Mailer) Send(ctx context.Context, to []string, subject, body string) er
 		defer cancel()
 	}
 	if err := m.deliver(ctx, rcpts, msg); err != nil {
-		if ctx.Err() != nil && !errors.As(err, new(*RecipientsRefusedError)) {
+		switch {
+		case errors.As(err, new(*RecipientsRefusedError)):
+		case ctx.Err() != nil:
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The connection's deadline is the context's; it can expire a
+			// moment before the context reports it.
+			err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
 		return fmt.Errorf("send mail via %s: %w", net.JoinHostPort(m.Host, m.Port), err)
 	}

@@ -55,7 +55,9 @@ func TestTimeoutsValidate(t *testing.T) {
 		{"connecting zero", func(x *Timeouts) { x.ConnectingMinutes = 0 }, map[string]string{"connecting_minutes": "must be at least 1"}},
 		{"waiting and idle too long", func(x *Timeouts) { x.WaitingMinutes, x.IdleMinutes = 1000, -1 },
 			map[string]string{"waiting_minutes": "must be at most 999", "idle_minutes": "must be at least 0"}},
-		{"alarms", func(x *Timeouts) { x.AlarmConnectingSeconds, x.AlarmWaitingSeconds, x.WarnBeforeTimeoutSeconds = -1, 86401, -5 },
+		{"alarms", func(x *Timeouts) {
+			x.AlarmConnectingSeconds, x.AlarmWaitingSeconds, x.WarnBeforeTimeoutSeconds = -1, 86401, -5
+		},
 			map[string]string{"alarm_connecting_seconds": "must be at least 0", "alarm_waiting_seconds": "must be at most 86400",
 				"warn_before_timeout_seconds": "must be at least 0"}},
 	}

@@ -62,7 +62,7 @@ func (c *Collaboration) Invite(ctx context.Context, sessionID, by, technicianID 
 		res, err := tx.NewInsert().Model(&row).
 			On("CONFLICT (session_id, technician_id) DO UPDATE").
 			Set("invited_by = EXCLUDED.invited_by, invited_at = EXCLUDED.invited_at, joined_at = NULL, left_at = NULL").
-			Where("session_collaborators.left_at IS NOT NULL").
+			Where("?TableAlias.left_at IS NOT NULL").
 			Exec(ctx)
 		if err != nil {
 			return err

@@ -99,6 +99,18 @@ func (h *Hub) join(c *conn) (replaced *conn) {
 	return replaced
 }
 
+// other reports whether another socket of c's side is in the session.
+func (h *Hub) other(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p := range h.sessions[c.sessionID] {
+		if p != c && p.viewer == c.viewer {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Hub) leave(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,9 @@ import (
 // MaxTextRunes bounds the body of any message (chat, note, system, URL).
 const MaxTextRunes = 4000
 
-// DedupWindow is how many of a sender's latest messages are searched for a
-// re-sent client_msg_id.
+// DedupWindow is how many of a session's latest messages are searched for a
+// re-sent client_msg_id: far more than a client has unacknowledged when it
+// reconnects (it re-sends only what was neither acknowledged nor echoed).
 const DedupWindow = 200
 
 // transientPerSession is how many not-kept chat texts stay in memory per
@@ -43,6 +45,11 @@ type Log struct {
 	now       func() time.Time
 	dropText  atomic.Bool // inverse of KeepChatText, so the zero value keeps text
 	transient textCache
+
+	toggleMu sync.Mutex
+	toggles  map[int64]toggleState
+
+	ids idIndex
 }
 
 // NewLog returns the log over db. outbox may be nil (no events); now may be
@@ -51,7 +58,7 @@ func NewLog(db *bun.DB, outbox Outbox, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}}
+	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}, toggles: map[int64]toggleState{}, ids: idIndex{per: map[int64]*sessionIDs{}}}
 }
 
 // SetKeepChatText is the P2U-3 knob "do not keep chat text in the hub's own
@@ -110,8 +117,8 @@ func (l *Log) fromRow(r messageRow) Message {
 // savepoint when db is the caller's bun.Tx (so the caller's state change and
 // the message commit together). Seq and CreatedAt are assigned; Audience
 // defaults to all, and notes are always for technicians only. A message whose
-// ClientMsgID the same sender already used (within its last DedupWindow
-// messages) is not stored again: the stored one is returned.
+// ClientMsgID the same sender already used (among the session's last
+// DedupWindow messages) is not stored again: the stored one is returned (and no event is written).
 func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error) {
 	if err := normalize(&m); err != nil {
 		return Message{}, err
@@ -140,7 +147,9 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 	}
 	m.Payload = payload
 
+	_, ownTx := db.(*bun.DB)
 	var out Message
+	inserted := false
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if m.ClientMsgID != "" {
 			dup, found, err := l.findClientMsg(ctx, tx, m)
@@ -159,7 +168,7 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 				return fmt.Errorf("outbox: %w", err)
 			}
 		}
-		out = m
+		out, inserted = m, true
 		if ref != "" {
 			out.Body = text
 		}
@@ -170,6 +179,9 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 			return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
 		}
 		return Message{}, fmt.Errorf("append %s to session %d: %w", m.Kind, m.SessionID, err)
+	}
+	if inserted {
+		l.ids.record(out, ownTx)
 	}
 	return out, nil
 }
@@ -223,51 +235,86 @@ func normalize(m *Message) error {
 	return nil
 }
 
-// insertNext takes the next free seq. Under PostgreSQL a concurrent writer
-// may hold the same number uncommitted: ON CONFLICT DO NOTHING waits for it,
-// inserts nothing, and the next statement (read committed) sees its row, so
-// numbers also become visible in order, which the catch-up reads rely on.
-// SQLite serializes writers (immediate transactions) and never conflicts.
+// insertNext takes the next free seq in one statement. Under PostgreSQL a
+// concurrent writer may hold the same number uncommitted: ON CONFLICT DO
+// NOTHING waits for it and inserts nothing, and the retry (read committed)
+// sees its row, so numbers also become visible in order, which the catch-up
+// reads rely on. SQLite serializes writers (immediate transactions) and
+// never conflicts.
 func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
-	row := messageRow{
-		SessionID: m.SessionID, Kind: string(m.Kind), SenderKind: string(m.SenderKind), SenderID: m.SenderID,
-		Audience: string(m.Audience), Body: m.Body, Payload: string(m.Payload), CreatedAt: m.CreatedAt,
-	}
 	for range maxSeqAttempts {
-		var next int64
-		err := tx.NewSelect().TableExpr("session_messages").ColumnExpr("COALESCE(MAX(seq), 0) + 1").
-			Where("session_id = ?", m.SessionID).Scan(ctx, &next)
-		if err != nil {
-			return 0, fmt.Errorf("next seq: %w", err)
-		}
-		row.Seq = next
-		res, err := tx.NewInsert().Model(&row).On("CONFLICT (session_id, seq) DO NOTHING").Exec(ctx)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO session_messages
+			(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+			SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM session_messages WHERE session_id = ?
+			ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`,
+			m.SessionID, m.Kind, m.SenderKind, m.SenderID, m.Audience, m.Body, string(m.Payload), m.CreatedAt, m.SessionID)
 		if err != nil {
 			return 0, err
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			return next, nil
+		var seq int64
+		found := rows.Next()
+		if found {
+			err = rows.Scan(&seq)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return 0, err
+		}
+		if found {
+			return seq, nil
 		}
 	}
 	return 0, fmt.Errorf("no free seq after %d attempts", maxSeqAttempts)
 }
 
+// findClientMsg looks for the sender's message with the same client_msg_id
+// among the session's last DedupWindow messages. The in-memory index answers
+// when it saw every one of them committed (one node, the usual case);
+// otherwise the log is searched: a range of the primary key, and since
+// payloads are written by withFields (sorted keys, no spaces) the key appears
+// verbatim for LIKE to narrow the rows, and the decoded payload confirms.
 func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message, bool, error) {
+	var last int64
+	err := tx.NewSelect().TableExpr("session_messages").ColumnExpr("COALESCE(MAX(seq), 0)").
+		Where("session_id = ?", m.SessionID).Scan(ctx, &last)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
+	}
+	key := idKey{sender: m.SenderKind, senderID: m.SenderID, id: m.ClientMsgID}
+	if seq, known := l.ids.lookup(m.SessionID, key, last); known {
+		if seq == 0 {
+			return Message{}, false, nil
+		}
+		var r messageRow
+		if err := tx.NewSelect().Model(&r).Where("session_id = ?", m.SessionID).Where("seq = ?", seq).Scan(ctx); err != nil {
+			return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
+		}
+		return l.fromRow(r), true, nil
+	}
+	raw, _ := json.Marshal(m.ClientMsgID)
+	pattern := "%" + likeEscaper.Replace(`"client_msg_id":`+string(raw)) + "%"
 	var rows []messageRow
-	err := tx.NewSelect().Model(&rows).
-		Where("session_id = ?", m.SessionID).Where("sender_kind = ?", m.SenderKind).Where("sender_id = ?", m.SenderID).
-		OrderExpr("seq DESC").Limit(DedupWindow).Scan(ctx)
+	err = tx.NewSelect().Model(&rows).
+		Where("session_id = ?", m.SessionID).Where("seq > ?", last-DedupWindow).
+		Where("sender_kind = ?", m.SenderKind).Where("sender_id = ?", m.SenderID).
+		Where("payload LIKE ? ESCAPE '!'", pattern).OrderExpr("seq ASC").Scan(ctx)
 	if err != nil {
 		return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
 	}
 	for _, r := range rows {
-		got := l.fromRow(r)
-		if got.ClientMsgID == m.ClientMsgID {
+		if got := l.fromRow(r); got.ClientMsgID == m.ClientMsgID {
 			return got, true, nil
 		}
 	}
 	return Message{}, false, nil
 }
+
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // After returns up to limit messages of the session with seq > afterSeq that
 // viewer may see, in seq order (limit <= 0: all).
@@ -278,7 +325,7 @@ func (l *Log) After(ctx context.Context, sessionID, afterSeq int64, viewer Viewe
 		q = q.Where("audience = ?", AudienceAll).Where("kind <> ?", KindNote)
 	}
 	if limit > 0 {
-		q = q.Limit(limit)
+		q = q.Limit(int64(limit))
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read session %d after %d: %w", sessionID, afterSeq, err)
@@ -323,6 +370,9 @@ func (l *Log) LastSeq(ctx context.Context, sessionID int64) (int64, error) {
 // ChatEnabled says whether customer chat is on in the session, given the
 // chat mode of the owner's group (ORG-7): on and off are fixed; on_toggle and
 // off_toggle start on and off and follow the latest chat_toggle message.
+// The latest toggle is cached per session with the seq up to which the log
+// was searched, so each call only reads the messages appended since (by any
+// node).
 func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMode) (bool, error) {
 	switch mode {
 	case org.ChatOn:
@@ -330,25 +380,56 @@ func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMod
 	case org.ChatOff:
 		return false, nil
 	}
-	var payload []string
-	err := l.db.NewSelect().TableExpr("session_messages").Column("payload").
-		Where("session_id = ?", sessionID).Where("kind = ?", KindChatToggle).
-		OrderExpr("seq DESC").Limit(1).Scan(ctx, &payload)
+	l.toggleMu.Lock()
+	cached := l.toggles[sessionID]
+	l.toggleMu.Unlock()
+	last, err := l.LastSeq(ctx, sessionID)
 	if err != nil {
-		return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
+		return false, err
 	}
-	if len(payload) == 0 {
+	if last > cached.upTo {
+		var rows []messageRow
+		err := l.db.NewSelect().Model(&rows).Column("seq", "payload").
+			Where("session_id = ?", sessionID).Where("seq > ?", cached.upTo).Where("seq <= ?", last).
+			Where("kind = ?", KindChatToggle).OrderExpr("seq DESC").Limit(1).Scan(ctx)
+		if err != nil {
+			return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
+		}
+		if len(rows) == 1 {
+			var t ChatToggle
+			if err := json.Unmarshal([]byte(rows[0].Payload), &t); err != nil {
+				return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
+			}
+			cached.set, cached.enabled = true, t.Enabled
+		}
+		cached.upTo = last
+		l.toggleMu.Lock()
+		if l.toggles[sessionID].upTo < last {
+			l.toggles[sessionID] = cached
+		}
+		l.toggleMu.Unlock()
+	}
+	if !cached.set {
 		return mode == org.ChatOnToggle, nil
 	}
-	var t ChatToggle
-	if err := json.Unmarshal([]byte(payload[0]), &t); err != nil {
-		return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
-	}
-	return t.Enabled, nil
+	return cached.enabled, nil
+}
+
+// toggleState is the latest chat_toggle found in a session's log up to upTo.
+type toggleState struct {
+	upTo    int64
+	set     bool
+	enabled bool
 }
 
 // forget drops the in-memory texts of an ended session.
-func (l *Log) forget(sessionID int64) { l.transient.forget(sessionID) }
+func (l *Log) forget(sessionID int64) {
+	l.transient.forget(sessionID)
+	l.ids.forget(sessionID)
+	l.toggleMu.Lock()
+	delete(l.toggles, sessionID)
+	l.toggleMu.Unlock()
+}
 
 func marshalPayload(payload any) (json.RawMessage, error) {
 	switch p := payload.(type) {
@@ -440,4 +521,22 @@ func (c *textCache) forget(sessionID int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.per, sessionID)
+}
+
+// accepted reports whether the offer at offerSeq has a file_accept.
+func (l *Log) accepted(ctx context.Context, sessionID, offerSeq int64) (bool, error) {
+	var payloads []string
+	err := l.db.NewSelect().TableExpr("session_messages").Column("payload").
+		Where("session_id = ?", sessionID).Where("kind = ?", KindFileAccept).Where("seq > ?", offerSeq).
+		Scan(ctx, &payloads)
+	if err != nil {
+		return false, fmt.Errorf("accepts of offer %d in session %d: %w", offerSeq, sessionID, err)
+	}
+	for _, p := range payloads {
+		var a FileAccept
+		if json.Unmarshal([]byte(p), &a) == nil && a.OfferSeq == offerSeq {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -1,0 +1,258 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/go-hclog"
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/fault"
+)
+
+// Config wires a Server.
+type Config struct {
+	DB       *bun.DB
+	Log      *Log           // nil: NewLog(DB, nil, Now)
+	Hub      *Hub           // nil: NewHub()
+	Collab   *Collaboration // nil: NewCollaboration(Log)
+	Sessions Sessions
+	// AuthenticateTechnician returns the technician behind a request (the
+	// API's bearer-token check); a fault Unauthorized refuses it.
+	AuthenticateTechnician func(r *http.Request) (technicianID int64, err error)
+	Logger                 hclog.Logger
+	Limits                 Limits
+	Now                    func() time.Time
+	// OriginPatterns are the cross-origin hosts browsers may connect from
+	// (coder/websocket AcceptOptions); same-origin is always allowed.
+	OriginPatterns []string
+}
+
+// Server serves the relay's two websocket endpoints.
+type Server struct {
+	db       *bun.DB
+	log      *Log
+	hub      *Hub
+	collab   *Collaboration
+	sessions Sessions
+	authTech func(r *http.Request) (int64, error)
+	logger   hclog.Logger
+	limits   Limits
+	now      func() time.Time
+	origins  []string
+
+	// customerLocks order CustomerConnected and CustomerDisconnected of one
+	// session when a new socket replaces a dropping one.
+	customerLocks [64]sync.Mutex
+}
+
+// NewServer checks cfg and fills its defaults.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.DB == nil || cfg.Sessions == nil || cfg.AuthenticateTechnician == nil {
+		return nil, errors.New("relay: DB, Sessions and AuthenticateTechnician are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = NewLog(cfg.DB, nil, cfg.Now)
+	}
+	if cfg.Hub == nil {
+		cfg.Hub = NewHub()
+	}
+	if cfg.Collab == nil {
+		cfg.Collab = NewCollaboration(cfg.Log)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &Server{
+		db: cfg.DB, log: cfg.Log, hub: cfg.Hub, collab: cfg.Collab, sessions: cfg.Sessions,
+		authTech: cfg.AuthenticateTechnician, logger: cfg.Logger.Named("relay"),
+		limits: cfg.Limits.withDefaults(), now: cfg.Now, origins: cfg.OriginPatterns,
+	}
+	s.hub.whenEnded(s.log.forget)
+	return s, nil
+}
+
+// Hub is where core/sessions reports transitions (Notify, PushState, End).
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Log is the message log.
+func (s *Server) Log() *Log { return s.log }
+
+// Collaboration is the collaborator store.
+func (s *Server) Collaboration() *Collaboration { return s.collab }
+
+// CustomerHandler serves GET /api/v1/relay/customer, authenticated by the
+// session secret (Authorization: Bearer <secret>, or ?access_token= for
+// browsers, which cannot set headers on websockets).
+func (s *Server) CustomerHandler() http.Handler { return http.HandlerFunc(s.serveCustomer) }
+
+// TechnicianHandler serves GET /api/v1/relay/sessions/{id}, authenticated
+// by Config.AuthenticateTechnician. The session ID is the {id} path value,
+// or the last path segment when the router sets none.
+func (s *Server) TechnicianHandler() http.Handler { return http.HandlerFunc(s.serveTechnician) }
+
+func (s *Server) serveCustomer(w http.ResponseWriter, r *http.Request) {
+	secret := bearer(r)
+	if secret == "" {
+		writeHTTPError(w, fault.New(fault.Unauthorized, "unauthorized", "A session secret is required."))
+		return
+	}
+	resume, hasResume, err := resumeParam(r)
+	if err != nil {
+		writeHTTPError(w, err)
+		return
+	}
+	info, err := s.sessions.Customer(r.Context(), secret)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	if !info.Live {
+		writeHTTPError(w, errEnded(info.ID))
+		return
+	}
+	c := s.newConn(info.ID, CustomerViewer(), "")
+	c.secret = secret
+	c.info = info
+	if err := c.loadPermissions(r.Context()); err != nil {
+		s.refuse(w, err)
+		return
+	}
+	s.serve(w, r, c, resume, hasResume)
+}
+
+func (s *Server) serveTechnician(w http.ResponseWriter, r *http.Request) {
+	techID, err := s.authTech(r)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	sessionID, err := pathSessionID(r)
+	if err != nil {
+		writeHTTPError(w, err)
+		return
+	}
+	resume, hasResume, err := resumeParam(r)
+	if err != nil {
+		writeHTTPError(w, err)
+		return
+	}
+	info, role, err := s.sessions.Technician(r.Context(), sessionID, techID)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	if !info.Live {
+		writeHTTPError(w, errEnded(info.ID))
+		return
+	}
+	c := s.newConn(info.ID, TechnicianViewer(techID), role)
+	c.info = info
+	if err := c.loadPermissions(r.Context()); err != nil {
+		s.refuse(w, err)
+		return
+	}
+	if role == RoleCollaborator {
+		msg, joined, err := s.collab.Join(r.Context(), info.ID, techID)
+		if err != nil {
+			s.refuse(w, err)
+			return
+		}
+		if joined {
+			s.hub.Notify(msg.SessionID)
+		}
+	}
+	s.serve(w, r, c, resume, hasResume)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *conn, resume int64, hasResume bool) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
+	if err != nil {
+		s.logger.Debug("websocket upgrade failed", "session", c.sessionID, "error", err)
+		return
+	}
+	ws.SetReadLimit(s.limits.MaxFrameBytes)
+	c.ws = ws
+	if hasResume {
+		c.start(resume)
+	}
+	c.run()
+}
+
+// refuse answers a refused upgrade, logging what is not a plain refusal.
+func (s *Server) refuse(w http.ResponseWriter, err error) {
+	if _, ok := fault.As(err); !ok {
+		s.logger.Error("relay connect failed", "error", err)
+	}
+	writeHTTPError(w, err)
+}
+
+func errEnded(sessionID int64) *fault.Error {
+	return fault.New(fault.Conflict, "session_ended", "Session %d has ended.", sessionID)
+}
+
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+func resumeParam(r *http.Request) (int64, bool, error) {
+	v := r.URL.Query().Get("resume_after")
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, fault.Field("resume_after", "must be a sequence number (0 or more)")
+	}
+	return n, true, nil
+}
+
+func pathSessionID(r *http.Request) (int64, error) {
+	v := r.PathValue("id")
+	if v == "" {
+		v = r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fault.Field("id", "must be a session ID")
+	}
+	return id, nil
+}
+
+var statusOf = map[fault.Kind]int{
+	fault.Invalid: http.StatusUnprocessableEntity, fault.BadRequest: http.StatusBadRequest,
+	fault.Unauthorized: http.StatusUnauthorized, fault.Forbidden: http.StatusForbidden,
+	fault.NotFound: http.StatusNotFound, fault.Conflict: http.StatusConflict, fault.TooMany: http.StatusTooManyRequests,
+}
+
+// writeHTTPError answers before the upgrade with the API's error body.
+func writeHTTPError(w http.ResponseWriter, err error) {
+	fe, ok := fault.As(err)
+	if !ok {
+		fe = fault.New(0, "internal", "The relay could not open the session; try again.")
+	}
+	status := statusOf[fe.Kind]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": fe.Code, "message": fe.Message, "fields": fe.Fields})
+}
+
+func detach(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// staff is a group with one signed-in technician.
+func staff(t *testing.T, h *Hub, master *api, email string) (group map[string]any, techID string, tech *api) {
+	t.Helper()
+	group = master.must(201, "POST", "/api/v1/tech-groups", map[string]any{"name": "Support " + email})
+	m := master.must(201, "POST", "/api/v1/members", map[string]any{"role": "technician", "group_id": group["id"],
+		"name": email, "email": email, "password": "First-Pass-1"})
+	tmp, _ := signIn(t, h, email, "First-Pass-1")
+	tmp.must(204, "POST", "/api/v1/auth/password", map[string]string{"current_password": "First-Pass-1", "new_password": "Second-Pass-2"})
+	tech, _ = signIn(t, h, email, "Second-Pass-2")
+	return group, id(m), tech
+}
+
+func customer(t *testing.T, h *Hub, secret string) *api { return &api{t: t, h: h, token: secret} }
+
+// TestSessionsSurviveSIGKILL kills the hub with sessions pending, waiting
+// and active; after the restart every session is as it was, the customer's
+// secret still works, and a code-validity timer armed before the crash
+// still fires on time.
+func TestSessionsSurviveSIGKILL(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			h := StartHub(t, Options{Postgres: engine == "postgres"})
+			master, _ := signIn(t, h, DefaultAdminEmail, DefaultAdminPassword)
+			group, _, tech := staff(t, h, master, "kim@example.com")
+			master.must(200, "PUT", "/api/v1/units/"+id(group)+"/settings/timeouts", map[string]any{
+				"value": map[string]any{"code_validity_minutes": 1, "connecting_minutes": 10}})
+			chans := master.must(200, "GET", "/api/v1/channels", nil)["channels"].([]any)
+			ch := id(chans[0].(map[string]any))
+			master.must(200, "PUT", "/api/v1/channels/"+ch+"/groups/"+id(group), nil)
+
+			pending := tech.must(201, "POST", "/api/v1/sessions", map[string]any{})
+			pendingID := id(pending["session"].(map[string]any))
+			armedAt := time.Now()
+
+			active := tech.must(201, "POST", "/api/v1/sessions", map[string]any{})
+			anon := &api{t: t, h: h}
+			joined := anon.must(201, "POST", "/api/v1/customer/join", map[string]any{"pin": active["pin"]})
+			activeID := id(active["session"].(map[string]any))
+			tech.must(200, "POST", "/api/v1/sessions/"+activeID+"/pickup", nil)
+
+			waiting := anon.must(201, "POST", "/api/v1/customer/channels/"+ch+"/sessions", map[string]any{})
+			waitingSecret := waiting["secret"].(string)
+
+			before := map[string]map[string]any{}
+			for _, sid := range []string{pendingID, activeID} {
+				before[sid] = tech.must(200, "GET", "/api/v1/sessions/"+sid, nil)
+			}
+
+			h.Crash()
+
+			for sid, b := range before {
+				a := tech.must(200, "GET", "/api/v1/sessions/"+sid, nil)
+				if a["state"] != b["state"] || a["technician_id"] != b["technician_id"] {
+					t.Fatalf("session %s changed across the crash: %v -> %v", sid, b["state"], a["state"])
+				}
+			}
+			if st := customer(t, h, waitingSecret).must(200, "GET", "/api/v1/customer/session", nil); st["state"] != "waiting" || st["position"] != float64(1) {
+				t.Fatalf("waiting customer after the crash: %v", st)
+			}
+			customer(t, h, joined["secret"].(string)).must(200, "POST", "/api/v1/customer/session/close", nil)
+			events := tech.must(200, "GET", "/api/v1/sessions/"+activeID+"/events", nil)["events"].([]any)
+			if n := len(events); n != 4 { // created, joined, picked_up, closed
+				t.Fatalf("active session has %d outbox events after the crash, want 4: %v", n, events)
+			}
+
+			// The pending code's validity timer was armed before the crash.
+			deadline := armedAt.Add(time.Minute + 15*time.Second)
+			for {
+				s := tech.must(200, "GET", "/api/v1/sessions/"+pendingID, nil)
+				if s["state"] == "timed_out" {
+					if time.Since(armedAt) < time.Minute {
+						t.Fatalf("code expired after %s, before its one-minute validity", time.Since(armedAt))
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("code armed before the crash did not expire: %v", s["state"])
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		})
+	}
+}
