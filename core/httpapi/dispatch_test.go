@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/queue/smtptest"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -109,5 +112,63 @@ func TestAutoStartAndWorkingHours(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	})
+}
+
+// TestNoTechnicianEmail: within working hours with nobody available and the
+// "email" behaviour, the technicians who could take the session get one
+// e-mail through a real SMTP server, once.
+func TestNoTechnicianEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		mail := smtptest.Start(t)
+		smtpURL[t] = mail.URL
+		defer delete(smtpURL, t)
+		clk := &testClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} // a Wednesday
+		e := newEnvClock(t, db, clk.Now)
+		m := e.master()
+		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+		e.technician(m, g, "one@example.com")
+		e.technician(m, g, "two@example.com")
+		var chans struct {
+			Channels []struct {
+				ID int64 `json:"id"`
+			} `json:"channels"`
+		}
+		e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
+		ch := itoa(chans.Channels[0].ID)
+		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
+		r := e.do("PUT", "/api/v1/units/"+ch+"/settings/working_hours", m, map[string]any{"value": map[string]any{
+			"enabled": true, "time_zone": "UTC", "start": "08:00", "end": "18:00", "days": []string{"mon", "tue", "wed", "thu", "fri"},
+			"during_hours_no_tech": "email", "outside_hours": "keep"}})
+		if r.Status != 200 {
+			t.Fatalf("working hours: %d %s", r.Status, r.Body)
+		}
+		r = e.do("POST", "/api/v1/customer/channels/"+ch+"/sessions", "", map[string]any{"fields": map[string]any{"cfields": []string{"Dora", "", "", "", "", ""}}})
+		var j struct {
+			Session struct {
+				ID int64 `json:"id"`
+			} `json:"session"`
+		}
+		r.json(t, &j)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(mail.Messages()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		msgs := mail.Messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d e-mails, want 1", len(msgs))
+		}
+		to := strings.Join(msgs[0].To, ",")
+		if to != "one@example.com,two@example.com" || !strings.Contains(string(msgs[0].Data), "Dora") {
+			t.Fatalf("e-mail to %s: %s", to, msgs[0].Data)
+		}
+		// Dispatching again (a technician's status change) does not mail twice.
+		if err := e.hub.Sessions.Dispatch(context.Background(), j.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(mail.Messages()); n != 1 {
+			t.Fatalf("%d e-mails after a second dispatch", n)
+		}
+		e.waitState(m, j.Session.ID, "waiting")
 	})
 }

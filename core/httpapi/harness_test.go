@@ -34,6 +34,9 @@ type env struct {
 
 func newEnv(t *testing.T, db *bun.DB) *env { return newEnvClock(t, db, nil) }
 
+// smtpURL, when set before newEnvClock, is handed to the hub as TETHER_SMTP_URL.
+var smtpURL = map[*testing.T]string{}
+
 // testClock is a settable clock for the hub under test.
 type testClock struct {
 	mu sync.Mutex
@@ -50,7 +53,7 @@ func (c *testClock) Advance(d time.Duration) {
 func newEnvClock(t *testing.T, db *bun.DB, now func() time.Time) *env {
 	t.Helper()
 	fast := auth.Hasher{Params: auth.FastParams()}
-	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Now: now,
+	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Now: now, SMTPURL: smtpURL[t],
 		Registry: prometheus.NewRegistry(), AdminEmail: masterEmail, AdminPassword: masterPW, Hasher: &fast})
 	if err != nil {
 		t.Fatal(err)

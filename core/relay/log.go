@@ -46,8 +46,7 @@ type Log struct {
 	dropText  atomic.Bool // inverse of KeepChatText, so the zero value keeps text
 	transient textCache
 
-	toggleMu sync.Mutex
-	toggles  map[int64]toggleState
+	toggles toggleCache
 
 	ids idIndex
 }
@@ -58,7 +57,7 @@ func NewLog(db *bun.DB, outbox Outbox, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}, toggles: map[int64]toggleState{}, ids: idIndex{per: map[int64]*sessionIDs{}}}
+	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}, toggles: toggleCache{per: map[int64]toggleState{}}, ids: idIndex{per: map[int64]*sessionIDs{}}}
 }
 
 // SetKeepChatText is the P2U-3 knob "do not keep chat text in the hub's own
@@ -151,18 +150,23 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 	var out Message
 	inserted := false
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if m.ClientMsgID != "" {
-			dup, found, err := l.findClientMsg(ctx, tx, m)
-			if err != nil || found {
-				out = dup
-				return err
-			}
-		}
 		seq, err := insertNext(ctx, tx, m)
 		if err != nil {
 			return err
 		}
 		m.Seq = seq
+		// Insert first, look for a duplicate after: the common case (no
+		// duplicate) costs no extra statement; a duplicate rolls back.
+		if m.ClientMsgID != "" {
+			dup, found, err := l.findClientMsg(ctx, tx, m)
+			if err != nil {
+				return err
+			}
+			if found {
+				out = dup
+				return errDuplicate
+			}
+		}
 		if l.outbox != nil {
 			if err := l.outbox(ctx, tx, m.SessionID, "message."+string(m.Kind), m.SenderID, m); err != nil {
 				return fmt.Errorf("outbox: %w", err)
@@ -174,14 +178,19 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 		}
 		return nil
 	})
-	if err != nil {
-		if store.IsForeignKeyViolation(err) {
-			return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
-		}
+	switch {
+	case errors.Is(err, errDuplicate):
+		return out, nil
+	case err != nil && store.IsForeignKeyViolation(err):
+		return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
+	case err != nil:
 		return Message{}, fmt.Errorf("append %s to session %d: %w", m.Kind, m.SessionID, err)
 	}
 	if inserted {
 		l.ids.record(out, ownTx)
+		if out.Kind == KindChatToggle {
+			l.toggles.appended(out, ownTx)
+		}
 	}
 	return out, nil
 }
@@ -272,21 +281,19 @@ func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
 	return 0, fmt.Errorf("no free seq after %d attempts", maxSeqAttempts)
 }
 
-// findClientMsg looks for the sender's message with the same client_msg_id
-// among the session's last DedupWindow messages. The in-memory index answers
-// when it saw every one of them committed (one node, the usual case);
-// otherwise the log is searched: a range of the primary key, and since
-// payloads are written by withFields (sorted keys, no spaces) the key appears
-// verbatim for LIKE to narrow the rows, and the decoded payload confirms.
+// errDuplicate rolls back an append whose client_msg_id was already stored.
+var errDuplicate = errors.New("duplicate client_msg_id")
+
+// findClientMsg looks, once m is inserted at m.Seq, for an earlier message of
+// the same sender with the same client_msg_id among the session's last
+// DedupWindow messages. The in-memory index answers when it saw every one of
+// them committed (one node, the usual case); otherwise the log is searched:
+// a range of the primary key, and since payloads are written by withFields
+// (sorted keys, no spaces) the key appears verbatim for LIKE to narrow the
+// rows; the decoded payload confirms.
 func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message, bool, error) {
-	var last int64
-	err := tx.NewSelect().TableExpr("session_messages").ColumnExpr("COALESCE(MAX(seq), 0)").
-		Where("session_id = ?", m.SessionID).Scan(ctx, &last)
-	if err != nil {
-		return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
-	}
 	key := idKey{sender: m.SenderKind, senderID: m.SenderID, id: m.ClientMsgID}
-	if seq, known := l.ids.lookup(m.SessionID, key, last); known {
+	if seq, known := l.ids.lookup(m.SessionID, key, m.Seq-1); known {
 		if seq == 0 {
 			return Message{}, false, nil
 		}
@@ -299,8 +306,8 @@ func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message,
 	raw, _ := json.Marshal(m.ClientMsgID)
 	pattern := "%" + likeEscaper.Replace(`"client_msg_id":`+string(raw)) + "%"
 	var rows []messageRow
-	err = tx.NewSelect().Model(&rows).
-		Where("session_id = ?", m.SessionID).Where("seq > ?", last-DedupWindow).
+	err := tx.NewSelect().Model(&rows).
+		Where("session_id = ?", m.SessionID).Where("seq > ?", m.Seq-1-DedupWindow).Where("seq < ?", m.Seq).
 		Where("sender_kind = ?", m.SenderKind).Where("sender_id = ?", m.SenderID).
 		Where("payload LIKE ? ESCAPE '!'", pattern).OrderExpr("seq ASC").Scan(ctx)
 	if err != nil {
@@ -369,10 +376,9 @@ func (l *Log) LastSeq(ctx context.Context, sessionID int64) (int64, error) {
 
 // ChatEnabled says whether customer chat is on in the session, given the
 // chat mode of the owner's group (ORG-7): on and off are fixed; on_toggle and
-// off_toggle start on and off and follow the latest chat_toggle message.
-// The latest toggle is cached per session with the seq up to which the log
-// was searched, so each call only reads the messages appended since (by any
-// node).
+// off_toggle start on and off and follow the latest chat_toggle message. The
+// latest toggle is cached per session: toggles appended through this Log
+// update it, Hub.Notify (which other nodes' wake-ups go through) drops it.
 func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMode) (bool, error) {
 	switch mode {
 	case org.ChatOn:
@@ -380,55 +386,36 @@ func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMod
 	case org.ChatOff:
 		return false, nil
 	}
-	l.toggleMu.Lock()
-	cached := l.toggles[sessionID]
-	l.toggleMu.Unlock()
-	last, err := l.LastSeq(ctx, sessionID)
-	if err != nil {
-		return false, err
-	}
-	if last > cached.upTo {
-		var rows []messageRow
-		err := l.db.NewSelect().Model(&rows).Column("seq", "payload").
-			Where("session_id = ?", sessionID).Where("seq > ?", cached.upTo).Where("seq <= ?", last).
-			Where("kind = ?", KindChatToggle).OrderExpr("seq DESC").Limit(1).Scan(ctx)
+	st, version := l.toggles.get(sessionID)
+	if !st.known {
+		var payloads []string
+		err := l.db.NewSelect().TableExpr("session_messages").Column("payload").
+			Where("session_id = ?", sessionID).Where("kind = ?", KindChatToggle).
+			OrderExpr("seq DESC").Limit(1).Scan(ctx, &payloads)
 		if err != nil {
 			return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
 		}
-		if len(rows) == 1 {
+		st = toggleState{known: true}
+		if len(payloads) == 1 {
 			var t ChatToggle
-			if err := json.Unmarshal([]byte(rows[0].Payload), &t); err != nil {
+			if err := json.Unmarshal([]byte(payloads[0]), &t); err != nil {
 				return false, fmt.Errorf("chat toggle of session %d: %w", sessionID, err)
 			}
-			cached.set, cached.enabled = true, t.Enabled
+			st.set, st.enabled = true, t.Enabled
 		}
-		cached.upTo = last
-		l.toggleMu.Lock()
-		if l.toggles[sessionID].upTo < last {
-			l.toggles[sessionID] = cached
-		}
-		l.toggleMu.Unlock()
+		l.toggles.fill(sessionID, st, version)
 	}
-	if !cached.set {
+	if !st.set {
 		return mode == org.ChatOnToggle, nil
 	}
-	return cached.enabled, nil
-}
-
-// toggleState is the latest chat_toggle found in a session's log up to upTo.
-type toggleState struct {
-	upTo    int64
-	set     bool
-	enabled bool
+	return st.enabled, nil
 }
 
 // forget drops the in-memory texts of an ended session.
 func (l *Log) forget(sessionID int64) {
 	l.transient.forget(sessionID)
 	l.ids.forget(sessionID)
-	l.toggleMu.Lock()
-	delete(l.toggles, sessionID)
-	l.toggleMu.Unlock()
+	l.toggles.drop(sessionID)
 }
 
 func marshalPayload(payload any) (json.RawMessage, error) {
