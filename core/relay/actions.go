@@ -167,7 +167,7 @@ func (c *conn) store(ctx context.Context, db bun.IDB, m Message) (Message, error
 }
 
 func (c *conn) stored(m Message) {
-	c.srv.hub.Notify(c.sessionID)
+	c.srv.hub.publish(m)
 	if m.ClientMsgID != "" {
 		c.send(ackFrame{Type: TypeAck, ClientMsgID: m.ClientMsgID, Seq: m.Seq})
 	}

@@ -1,9 +1,11 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +32,12 @@ type conn struct {
 	wg     sync.WaitGroup
 
 	wake chan struct{} // capacity 1: wake-ups merge
-	ctrl chan []byte
-	bin  chan []byte
+
+	hintMu   sync.Mutex
+	hints    []Message // messages published since the last catch-up
+	mustRead bool      // a wake-up without a message, or too many hints: read the log
+	ctrl     chan []byte
+	bin      chan []byte
 
 	ready       chan struct{} // closed once the resume point is known
 	startOnce   sync.Once
@@ -159,7 +165,28 @@ func (c *conn) start(after int64) {
 	})
 }
 
+// maxHints bounds the messages a socket keeps between two catch-ups.
+const maxHints = 32
+
+func (c *conn) hint(m Message) {
+	c.hintMu.Lock()
+	if len(c.hints) < maxHints {
+		c.hints = append(c.hints, m)
+	} else {
+		c.mustRead = true
+	}
+	c.hintMu.Unlock()
+	c.poke()
+}
+
 func (c *conn) wakeUp() {
+	c.hintMu.Lock()
+	c.mustRead = true
+	c.hintMu.Unlock()
+	c.poke()
+}
+
+func (c *conn) poke() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -314,7 +341,7 @@ func (c *conn) writeLoop() {
 	}
 	t.Stop()
 	c.cursor = c.resumeAfter
-	if c.writeHello() != nil || c.catchUp() != nil {
+	if c.writeHello() != nil || c.readLog() != nil {
 		return
 	}
 	for {
@@ -375,8 +402,38 @@ func (c *conn) writeHello() error {
 	return c.write(websocket.MessageText, b)
 }
 
-// catchUp sends every message after the cursor that this side may see.
+// catchUp sends every message after the cursor that this side may see. The
+// messages the relay published since the last catch-up are sent as they are
+// when they follow the cursor without a gap; anything else (a wake-up
+// without a message, a gap, a message from another node) reads the log.
 func (c *conn) catchUp() error {
+	c.hintMu.Lock()
+	hints, mustRead := c.hints, c.mustRead
+	c.hints, c.mustRead = nil, false
+	c.hintMu.Unlock()
+	slices.SortFunc(hints, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, m := range hints {
+		if m.Seq <= c.cursor {
+			continue
+		}
+		if m.Seq != c.cursor+1 {
+			mustRead = true
+			break
+		}
+		if c.viewer.CanSee(m) {
+			if err := c.writeMessage(m); err != nil {
+				return err
+			}
+		}
+		c.cursor = m.Seq
+	}
+	if !mustRead {
+		return nil
+	}
+	return c.readLog()
+}
+
+func (c *conn) readLog() error {
 	batch := c.srv.limits.CatchUpBatch
 	for {
 		msgs, err := c.srv.log.After(c.ctx, c.sessionID, c.cursor, c.viewer, batch)
@@ -386,20 +443,24 @@ func (c *conn) catchUp() error {
 			}
 			return err
 		}
-		for i := range msgs {
-			b, err := json.Marshal(messageFrame{Type: TypeMessage, Message: msgs[i]})
-			if err != nil {
+		for _, m := range msgs {
+			if err := c.writeMessage(m); err != nil {
 				return err
 			}
-			if err := c.write(websocket.MessageText, b); err != nil {
-				return err
-			}
-			c.cursor = msgs[i].Seq
+			c.cursor = m.Seq
 		}
 		if len(msgs) < batch {
 			return nil
 		}
 	}
+}
+
+func (c *conn) writeMessage(m Message) error {
+	b, err := json.Marshal(messageFrame{Type: TypeMessage, Message: m})
+	if err != nil {
+		return err
+	}
+	return c.write(websocket.MessageText, b)
 }
 
 func (c *conn) keepAlive() {

@@ -14,17 +14,34 @@ type Hub struct {
 	mu       sync.Mutex
 	sessions map[int64]map[*conn]struct{}
 	onEnd    []func(sessionID int64)
+	onNotify []func(sessionID int64)
 }
 
 // NewHub returns an empty hub.
 func NewHub() *Hub { return &Hub{sessions: map[int64]map[*conn]struct{}{}} }
 
-// Notify wakes every socket of the session to read new messages. The relay
-// calls it after its own appends; core/sessions calls it after committing a
-// transition that appended system messages. It never blocks.
+// Notify wakes every socket of the session to read new messages from the
+// log. core/sessions calls it after committing a transition that appended
+// system messages; a multi-node bridge calls it for appends made on other
+// nodes. It never blocks.
 func (h *Hub) Notify(sessionID int64) {
+	h.mu.Lock()
+	hooks := h.onNotify
+	h.mu.Unlock()
+	for _, f := range hooks {
+		f(sessionID)
+	}
 	for _, c := range h.conns(sessionID) {
 		c.wakeUp()
+	}
+}
+
+// publish wakes the session's sockets after the relay itself committed m,
+// handing them m so that a socket whose last sent seq is m.Seq-1 sends it
+// without reading the log; any other socket reads the log as after Notify.
+func (h *Hub) publish(m Message) {
+	for _, c := range h.conns(m.SessionID) {
+		c.hint(m)
 	}
 }
 
@@ -134,6 +151,12 @@ func (h *Hub) peers(c *conn) []*conn {
 		}
 	}
 	return out
+}
+
+func (h *Hub) whenNotified(f func(sessionID int64)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onNotify = append(h.onNotify, f)
 }
 
 func (h *Hub) whenEnded(f func(sessionID int64)) {

@@ -415,7 +415,7 @@ func (l *Log) ChatEnabled(ctx context.Context, sessionID int64, mode org.ChatMod
 func (l *Log) forget(sessionID int64) {
 	l.transient.forget(sessionID)
 	l.ids.forget(sessionID)
-	l.toggles.drop(sessionID)
+	l.toggles.forget(sessionID)
 }
 
 func marshalPayload(payload any) (json.RawMessage, error) {

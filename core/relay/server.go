@@ -79,6 +79,7 @@ func NewServer(cfg Config) (*Server, error) {
 		limits: cfg.Limits.withDefaults(), now: cfg.Now, origins: cfg.OriginPatterns,
 	}
 	s.hub.whenEnded(s.log.forget)
+	s.hub.whenNotified(s.log.toggles.drop)
 	return s, nil
 }
 

@@ -65,3 +65,11 @@ func (t *toggleCache) bump(sessionID int64) {
 	}
 	t.versions[sessionID]++
 }
+
+// forget removes an ended session entirely.
+func (t *toggleCache) forget(sessionID int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.per, sessionID)
+	delete(t.versions, sessionID)
+}

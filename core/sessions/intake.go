@@ -91,7 +91,7 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 			agg := session.New(session.Private, now)
 			r = row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
 				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires,
-				CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", State: string(agg.State)}
+				CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", ToolsUsed: "[]", State: string(agg.State)}
 			r.setFields(in.Fields)
 			if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
 				return err
@@ -264,7 +264,7 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		agg := session.New(session.Channel, now)
 		r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
-			Test: test, CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", State: string(agg.State)}
+			Test: test, CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", ToolsUsed: "[]", State: string(agg.State)}
 		r.setFields(form.Fields)
 		if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("create channel session: %w", err)

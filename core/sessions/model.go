@@ -44,6 +44,8 @@ type row struct {
 	Language           string     `bun:"language,notnull"`
 	Test               bool       `bun:"test,notnull"`
 	CustomerSecretHash string     `bun:"customer_secret_hash,notnull"`
+	Transmitted        int64      `bun:"transmitted,notnull"`
+	ToolsUsed          string     `bun:"tools_used,notnull"`
 	Aggregate          string     `bun:"aggregate,notnull"`
 	Version            int64      `bun:"version,notnull"`
 	CreatedAt          time.Time  `bun:"created_at,notnull"`
@@ -114,6 +116,8 @@ type Session struct {
 	Failed       bool             `json:"failed"`
 	Missed       bool             `json:"missed"`
 	Buckets      Seconds          `json:"time_seconds"`
+	Transmitted  int64            `json:"transmitted_bytes"`
+	ToolsUsed    []string         `json:"tools_used"`
 	Aggregate    *session.Session `json:"-"`
 }
 
@@ -144,7 +148,13 @@ func (r *row) view(now time.Time) (Session, error) {
 		ChannelID: r.ChannelID, TechGroupID: r.TechGroupID, TechnicianID: r.TechnicianID, CreatorID: r.CreatorID,
 		QueueKind: r.QueueKind, QueueID: r.QueueID, CustomerName: r.CustomerName, Fields: r.fields(),
 		ClientKind: r.ClientKind, Platform: r.Platform, Language: r.Language, Test: r.Test, CreatedAt: r.CreatedAt, EndedAt: r.EndedAt,
-		Failed: agg.Failed(), Missed: agg.Missed(), Buckets: secondsOf(agg.BucketsAt(now)), Aggregate: agg}
+		Failed: agg.Failed(), Missed: agg.Missed(), Buckets: secondsOf(agg.BucketsAt(now)), Aggregate: agg,
+		Transmitted: r.Transmitted, ToolsUsed: []string{}}
+	if r.ToolsUsed != "" {
+		if err := json.Unmarshal([]byte(r.ToolsUsed), &v.ToolsUsed); err != nil {
+			return Session{}, fmt.Errorf("decode tools of session %d: %w", r.ID, err)
+		}
+	}
 	if r.PIN != nil {
 		v.PINExpiresAt = r.PINExpiresAt
 	}

@@ -158,7 +158,7 @@ func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Sess
 		return err
 	}
 	r.UpdatedAt = now
-	res, err := tx.NewUpdate().Model(r).ExcludeColumn("id", "created_at", "version").
+	res, err := tx.NewUpdate().Model(r).ExcludeColumn("id", "created_at", "version", "transmitted", "tools_used").
 		Set("version = version + 1").Where("id = ? AND version = ?", r.ID, r.Version).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("save session %d: %w", r.ID, err)

@@ -1,0 +1,3 @@
+ALTER TABLE sessions DROP COLUMN tools_used;
+--bun:split
+ALTER TABLE sessions DROP COLUMN transmitted;
