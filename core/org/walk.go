@@ -17,8 +17,31 @@ func (s *Service) UnitByID(ctx context.Context, id int64) (Unit, error) {
 }
 
 // Ancestors returns the units above id, nearest first, ending at the root.
+// Settings resolve through it on every read, so it walks only the parent
+// chain (a recursive query on both engines) rather than the whole tree.
 func (s *Service) Ancestors(ctx context.Context, id int64) ([]Unit, error) {
-	return s.unitsAlong(ctx, id, func(sk *skeleton) []int64 { return sk.ancestors(id) })
+	var rows []struct {
+		nodeRow `bun:",extend"`
+		Depth   int `bun:"depth"`
+	}
+	err := s.DB.NewRaw(`WITH RECURSIVE chain (id, depth) AS (
+		SELECT parent_id, 1 FROM nodes WHERE id = ? AND parent_id IS NOT NULL
+		UNION ALL
+		SELECT n.parent_id, c.depth + 1 FROM nodes n JOIN chain c ON n.id = c.id WHERE n.parent_id IS NOT NULL AND c.depth < 64
+	) SELECT n.*, c.depth FROM chain c JOIN nodes n ON n.id = c.id ORDER BY c.depth`, id).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("load ancestors of %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		if _, err := node(ctx, s.DB, id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Unit, len(rows))
+	for i, r := range rows {
+		out[i] = r.nodeRow.unit()
+	}
+	return out, nil
 }
 
 // Descendants returns every unit below id, at any depth, parents before children.

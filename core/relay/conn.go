@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -312,18 +314,46 @@ func (c *conn) finish() {
 
 func (c *conn) readLoop() {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
 			if st := websocket.CloseStatus(err); st == -1 && !errors.Is(err, context.Canceled) {
 				c.srv.logger.Debug("relay socket read", "session", c.sessionID, "error", err)
 			}
 			return
 		}
-		if typ == websocket.MessageBinary {
-			c.relayBinary(data)
-			continue
+		bp := scratch.Get().(*[]byte)
+		data, err := readAll(r, (*bp)[:0])
+		if err != nil {
+			scratch.Put(bp)
+			return
 		}
-		c.handleText(data)
+		if typ == websocket.MessageBinary {
+			c.relayBinary(bytes.Clone(data))
+		} else {
+			c.handleText(data)
+		}
+		*bp = data[:0]
+		scratch.Put(bp)
+	}
+}
+
+// scratch holds read buffers between frames, so that an idle socket holds
+// none and a busy one does not grow a new buffer for every frame.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
 }
 

@@ -109,7 +109,7 @@ type world struct {
 
 func (w *world) actor(id int64) org.Actor { return org.Actor{ID: id, Role: org.KindTechnician} }
 
-func newWorld(t *testing.T, db *bun.DB) *world {
+func newWorld(t testing.TB, db *bun.DB) *world {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
