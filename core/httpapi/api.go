@@ -32,6 +32,8 @@ type API struct {
 	Estimate sessions.Estimator
 	// Status sets technicians' chosen status; nil when presence is off.
 	Status StatusSetter
+	// RelayCustomer and RelayTechnician are the relay's websocket endpoints.
+	RelayCustomer, RelayTechnician http.Handler
 	Log    hclog.Logger
 	Now    func() time.Time
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
@@ -63,6 +65,10 @@ func (a *API) Handler(reg prometheus.Registerer) http.Handler {
 	a.orgRoutes()
 	a.settingsRoutes()
 	a.sessionRoutes()
+	if a.RelayCustomer != nil {
+		a.public("GET /api/v1/relay/customer", a.RelayCustomer.ServeHTTP)
+		a.public("GET /api/v1/relay/sessions/{id}", a.RelayTechnician.ServeHTTP)
+	}
 	a.compatRoutes()
 	a.public("GET /api/v1/openapi.json", a.openAPI)
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -197,4 +203,17 @@ func (a *API) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
+}
+
+// TechnicianOf authenticates a relay request like any API request and
+// returns the member behind it (the relay checks their role in the session).
+func (a *API) TechnicianOf(r *http.Request) (int64, error) {
+	p, err := a.principalOf(r)
+	if err != nil {
+		return 0, err
+	}
+	if p.Token.Restricted {
+		return 0, fault.Forbiddenf("password_change_required", "Your password must be changed before you can continue.")
+	}
+	return p.Actor.ID, nil
 }

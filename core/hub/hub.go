@@ -17,6 +17,7 @@ import (
 	"github.com/tetherhq/tether/core/httpapi"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/queue"
+	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
@@ -51,6 +52,7 @@ type Hub struct {
 	Sessions *sessions.Service
 	Timers   *queue.Timers
 	Presence *queue.Presence
+	Relay    *relay.Server
 	API      *httpapi.API
 	handler  http.Handler
 	log      hclog.Logger
@@ -107,8 +109,18 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		Presence: pres, Dispatcher: dispatcher{presence: pres, policy: pol, mailer: mailer},
 		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h}
 	h.ctx = context.WithoutCancel(ctx)
+	rlog := relay.NewLog(cfg.DB, h.Sessions.AppendEvent, cfg.Now)
+	h.Sessions.Log = systemLog{log: rlog}
 	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Sessions: h.Sessions,
 		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL}
+	h.Relay, err = relay.NewServer(relay.Config{DB: cfg.DB, Log: rlog, Now: cfg.Now, Logger: cfg.Log,
+		Sessions: relaySessions{sessions: h.Sessions, org: h.Org, settings: h.Settings, db: cfg.DB,
+			collab: func() *relay.Collaboration { return h.Relay.Collaboration() }},
+		AuthenticateTechnician: h.API.TechnicianOf})
+	if err != nil {
+		return nil, err
+	}
+	h.API.RelayCustomer, h.API.RelayTechnician = h.Relay.CustomerHandler(), h.Relay.TechnicianHandler()
 	h.handler = h.API.Handler(cfg.Registry)
 	return h, nil
 }
@@ -122,6 +134,7 @@ func (h *Hub) Run(ctx context.Context) {
 // SessionChanged hears committed session changes and passes them on.
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.Wake()
+	h.pushToRelay(id, st)
 	if st == session.Waiting {
 		go func() {
 			if err := h.Sessions.Dispatch(h.ctx, id); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/coder/websocket"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
@@ -162,14 +163,16 @@ func (c *conn) store(ctx context.Context, db bun.IDB, m Message) (Message, error
 	if err != nil {
 		return Message{}, err
 	}
-	c.stored(out)
+	c.stored(out, m.ClientMsgID)
 	return out, nil
 }
 
-func (c *conn) stored(m Message) {
+// stored publishes a committed message, acknowledges the frame that caused
+// it (clientMsgID may be empty: no ack) and records activity.
+func (c *conn) stored(m Message, clientMsgID string) {
 	c.srv.hub.publish(m)
-	if m.ClientMsgID != "" {
-		c.send(ackFrame{Type: TypeAck, ClientMsgID: m.ClientMsgID, Seq: m.Seq})
+	if clientMsgID != "" {
+		c.send(ackFrame{Type: TypeAck, ClientMsgID: clientMsgID, Seq: m.Seq})
 	}
 	c.touch()
 }
@@ -352,8 +355,7 @@ func (c *conn) invite(ctx context.Context, v sessionView, f ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	m.ClientMsgID = f.ClientMsgID
-	c.stored(m)
+	c.stored(m, f.ClientMsgID)
 	return nil
 }
 
@@ -365,8 +367,7 @@ func (c *conn) leave(ctx context.Context, v sessionView, f ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	m.ClientMsgID = f.ClientMsgID
-	c.stored(m)
-	c.close(1000, "left the session")
+	c.stored(m, f.ClientMsgID)
+	c.close(websocket.StatusNormalClosure, "left the session")
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,6 +202,32 @@ func (c *conn) pushState(state string) {
 	c.stale = true
 	c.mu.Unlock()
 	c.send(stateFrame{Type: TypeState, State: state})
+	c.poke()
+}
+
+// recheck reloads the session after a state change before anything more is
+// sent: a technician transferred away (or a customer whose secret no longer
+// opens the session) is closed with 4004 and reads nothing further.
+func (c *conn) recheck() error {
+	c.mu.Lock()
+	stale := c.stale
+	c.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	_, err := c.view(c.ctx)
+	switch {
+	case err == nil:
+		return nil
+	case fault.IsKind(err, fault.Forbidden), fault.IsKind(err, fault.NotFound), fault.IsKind(err, fault.Unauthorized):
+		c.closeWait(CloseNotAllowed, "no longer in this session")
+		return err
+	default:
+		if c.ctx.Err() == nil {
+			c.srv.logger.Error("relay reload session", "session", c.sessionID, "error", err)
+		}
+		return nil
+	}
 }
 
 func (c *conn) endSession() {
@@ -387,7 +415,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.wake:
-			if c.catchUp() != nil {
+			if c.recheck() != nil || c.catchUp() != nil {
 				return
 			}
 			if c.ended.Load() {
@@ -538,12 +566,14 @@ func (c *conn) sendError(ref string, err error) {
 		fe = fault.New(0, "internal", "The message could not be handled; send it again.")
 	}
 	frame := errorFrame{Type: TypeError, Code: fe.Code, Message: fe.Message, Ref: ref}
-	for f := range fe.Fields {
-		frame.Field = f
-		if why := fe.Fields[f]; why != "" {
-			frame.Message = f + ": " + why
+	if len(fe.Fields) > 0 {
+		keys := slices.Sorted(maps.Keys(fe.Fields))
+		frame.Field = keys[0]
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + fe.Fields[k]
 		}
-		break
+		frame.Message = strings.Join(parts, "; ")
 	}
 	c.send(frame)
 }

@@ -44,11 +44,9 @@ type Log struct {
 	outbox    Outbox
 	now       func() time.Time
 	dropText  atomic.Bool // inverse of KeepChatText, so the zero value keeps text
-	transient textCache
-
-	toggles toggleCache
-
-	ids idIndex
+	transient textCache   // not-kept chat texts, for live delivery
+	toggles   toggleCache // latest chat_toggle per session
+	ids       idIndex     // client_msg_ids appended here, to skip most look-ups
 }
 
 // NewLog returns the log over db. outbox may be nil (no events); now may be
@@ -57,7 +55,12 @@ func NewLog(db *bun.DB, outbox Outbox, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{db: db, outbox: outbox, now: now, transient: textCache{per: map[int64]*textRing{}}, toggles: toggleCache{per: map[int64]toggleState{}}, ids: idIndex{per: map[int64]*sessionIDs{}}}
+	return &Log{
+		db: db, outbox: outbox, now: now,
+		transient: textCache{per: map[int64]*textRing{}},
+		toggles:   toggleCache{per: map[int64]toggleState{}},
+		ids:       idIndex{per: map[int64]*sessionIDs{}},
+	}
 }
 
 // SetKeepChatText is the P2U-3 knob "do not keep chat text in the hub's own
@@ -117,7 +120,8 @@ func (l *Log) fromRow(r messageRow) Message {
 // the message commit together). Seq and CreatedAt are assigned; Audience
 // defaults to all, and notes are always for technicians only. A message whose
 // ClientMsgID the same sender already used (among the session's last
-// DedupWindow messages) is not stored again: the stored one is returned (and no event is written).
+// DedupWindow messages) is not stored again: the stored one is returned and
+// no event is written.
 func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error) {
 	if err := normalize(&m); err != nil {
 		return Message{}, err

@@ -757,3 +757,26 @@ func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
 	}
 	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 1 })
 }
+
+func TestTransferredAwayTechnicianIsClosed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		h := newHarness(t, db)
+		other := insertNode(t, db, "technician", "Other")
+		cust := h.customer(0)
+		old := h.technician(h.owner, 0)
+		// core/sessions transfers the session, then pushes the state.
+		h.sessions.update(h.session, func(s *SessionInfo) { s.TechnicianID = other })
+		h.srv.Hub().PushState(h.session, "Transferring")
+		if code := old.closed(t); code != CloseNotAllowed {
+			t.Fatalf("old owner closed with %d", code)
+		}
+		newOwner := h.technician(other, 0)
+		if newOwner.hello.Role != "owner" {
+			t.Fatalf("hello %+v", newOwner.hello)
+		}
+		cust.chat(t, "c", "hello new technician")
+		if m := newOwner.expect(t, TypeMessage); m.Body != "hello new technician" {
+			t.Fatalf("got %+v", m)
+		}
+	})
+}

@@ -170,7 +170,7 @@ func (s *Server) serveTechnician(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if joined {
-			s.hub.Notify(msg.SessionID)
+			s.hub.publish(msg)
 		}
 	}
 	s.serve(w, r, c, resume, hasResume)
@@ -179,6 +179,7 @@ func (s *Server) serveTechnician(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, c *conn, resume int64, hasResume bool) {
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
 	if err != nil {
+		c.cancel()
 		s.logger.Debug("websocket upgrade failed", "session", c.sessionID, "error", err)
 		return
 	}

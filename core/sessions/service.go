@@ -317,3 +317,17 @@ func (s *Service) ByCustomerSecret(ctx context.Context, secret string) (Session,
 }
 
 func isNotFound(err error) bool { return fault.IsKind(err, fault.NotFound) }
+
+// AppendEvent writes an outbox event for a session inside the caller's
+// transaction (the relay's message appends use it).
+func (s *Service) AppendEvent(ctx context.Context, db bun.IDB, sessionID int64, eventType string, actorID int64, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	e := eventRow{SessionID: sessionID, Type: eventType, ActorID: actorID, Payload: string(b), At: s.now()}
+	if _, err := db.NewInsert().Model(&e).Exec(ctx); err != nil {
+		return fmt.Errorf("write outbox event %s: %w", eventType, err)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/fault"
+	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/relay"
+	"github.com/tetherhq/tether/core/session"
+	"github.com/tetherhq/tether/core/sessions"
+	"github.com/tetherhq/tether/core/settings"
+)
+
+// relaySessions shows sessions to the relay.
+type relaySessions struct {
+	sessions *sessions.Service
+	org      *org.Service
+	settings *settings.Service
+	collab   func() *relay.Collaboration
+	db       *bun.DB
+}
+
+func info(s sessions.Session) relay.SessionInfo {
+	i := relay.SessionInfo{ID: s.ID, State: string(s.State), Live: s.State.Live(), CustomerName: s.CustomerName}
+	if s.TechnicianID != nil {
+		i.TechnicianID = *s.TechnicianID
+	}
+	return i
+}
+
+func (r relaySessions) Customer(ctx context.Context, secret string) (relay.SessionInfo, error) {
+	s, err := r.sessions.ByCustomerSecret(ctx, secret)
+	return info(s), err
+}
+
+func (r relaySessions) Technician(ctx context.Context, sessionID, technicianID int64) (relay.SessionInfo, relay.Role, error) {
+	s, err := r.sessions.Get(ctx, sessionID)
+	if err != nil {
+		return relay.SessionInfo{}, "", err
+	}
+	if s.TechnicianID != nil && *s.TechnicianID == technicianID {
+		return info(s), relay.RoleOwner, nil
+	}
+	ok, err := r.collab().Invited(ctx, r.db, sessionID, technicianID)
+	if err != nil {
+		return relay.SessionInfo{}, "", err
+	}
+	if ok {
+		return info(s), relay.RoleCollaborator, nil
+	}
+	return relay.SessionInfo{}, "", fault.Forbiddenf("not_your_session", "Session %d is neither yours nor one you were invited into.", sessionID)
+}
+
+func (r relaySessions) Permissions(ctx context.Context, technicianID int64) (org.Permissions, error) {
+	c, err := r.org.CredentialsByID(ctx, technicianID)
+	if err != nil {
+		return org.Permissions{}, err
+	}
+	if c.TechGroupID == 0 {
+		return org.Permissions{}, errors.New("not a technician")
+	}
+	return settings.Get[org.Permissions](ctx, r.settings, c.TechGroupID, org.PermissionsSection)
+}
+
+func (r relaySessions) CustomerConnected(ctx context.Context, id int64) error {
+	return r.sessions.CustomerConnected(ctx, id)
+}
+
+func (r relaySessions) CustomerDisconnected(ctx context.Context, id int64) error {
+	return r.sessions.CustomerDisconnected(ctx, id)
+}
+
+func (r relaySessions) Activity(ctx context.Context, id int64) error { return r.sessions.Activity(ctx, id) }
+
+func (r relaySessions) AddTransmitted(ctx context.Context, id, n int64) error {
+	return r.sessions.AddTransmitted(ctx, id, n)
+}
+
+func (r relaySessions) ToolUsed(ctx context.Context, id int64, tool string) error {
+	return r.sessions.ToolUsed(ctx, id, tool)
+}
+
+// systemLog appends the sessions service's system messages to the relay's log.
+type systemLog struct{ log *relay.Log }
+
+func (l systemLog) AppendSystem(ctx context.Context, db bun.IDB, sessionID int64, text string, payload any) error {
+	_, err := l.log.AppendSystem(ctx, db, sessionID, text, payload)
+	return err
+}
+
+// pushToRelay tells connected sides of a committed change.
+func (h *Hub) pushToRelay(id int64, st session.State) {
+	if h.Relay == nil {
+		return
+	}
+	rh := h.Relay.Hub()
+	rh.Notify(id)
+	rh.PushState(id, string(st))
+	if !st.Live() {
+		rh.End(id)
+	}
+}
