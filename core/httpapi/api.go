@@ -34,8 +34,8 @@ type API struct {
 	Status StatusSetter
 	// RelayCustomer and RelayTechnician are the relay's websocket endpoints.
 	RelayCustomer, RelayTechnician http.Handler
-	Log    hclog.Logger
-	Now    func() time.Time
+	Log                            hclog.Logger
+	Now                            func() time.Time
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
 	TokenTTL time.Duration
 

@@ -117,7 +117,9 @@ func TestRelayThroughTheHub(t *testing.T) {
 		if r := e.do("POST", "/api/v1/sessions/"+id+"/hold", tech, nil); r.Status != 200 {
 			t.Fatalf("hold: %d %s", r.Status, r.Body)
 		}
-		cust.until("state push", func(f map[string]any) bool { return f["type"] == "state" && strings.Contains(strings.ToLower(f["state"].(string)), "hold") })
+		cust.until("state push", func(f map[string]any) bool {
+			return f["type"] == "state" && strings.Contains(strings.ToLower(f["state"].(string)), "hold")
+		})
 
 		// Every message has its outbox event.
 		var evs struct {

@@ -73,7 +73,9 @@ func (r relaySessions) CustomerDisconnected(ctx context.Context, id int64) error
 	return r.sessions.CustomerDisconnected(ctx, id)
 }
 
-func (r relaySessions) Activity(ctx context.Context, id int64) error { return r.sessions.Activity(ctx, id) }
+func (r relaySessions) Activity(ctx context.Context, id int64) error {
+	return r.sessions.Activity(ctx, id)
+}
 
 func (r relaySessions) AddTransmitted(ctx context.Context, id, n int64) error {
 	return r.sessions.AddTransmitted(ctx, id, n)

@@ -63,7 +63,7 @@ type session struct {
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error  { ss.to = append(ss.to, to); return nil }
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error   { ss.to = append(ss.to, to); return nil }
 func (ss *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
