@@ -32,6 +32,8 @@ type API struct {
 	Estimate sessions.Estimator
 	// Status sets technicians' chosen status; nil when presence is off.
 	Status StatusSetter
+	// Notes returns a session's technician notes, oldest first (getNote).
+	Notes func(ctx context.Context, sessionID int64) ([]string, error)
 	// RelayCustomer and RelayTechnician are the relay's websocket endpoints.
 	RelayCustomer, RelayTechnician http.Handler
 	Log                            hclog.Logger

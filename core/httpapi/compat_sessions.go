@@ -37,6 +37,37 @@ func (a *API) compatSessionRoutes() {
 	}))
 	a.compat("transferSession", a.compatSessionAction(a.compatTransfer))
 	a.compat("isAnyTechAvailableOnChannel", a.compatAnyTechAvailable)
+	a.compat("getNote", a.compatGetNote)
+}
+
+// compatGetNote: session -> "OK NOTE:<the technicians' notes>", for a
+// session the caller worked on or, for administrators, one in their scope.
+func (a *API) compatGetNote(w http.ResponseWriter, r *http.Request) {
+	p, code := a.compatPrincipal(r)
+	if p == nil {
+		compatText(w, code)
+		return
+	}
+	id, err := strconv.ParseInt(param(r, "session"), 10, 64)
+	if err != nil || a.Notes == nil {
+		compatText(w, "INVALIDPARAM_SESSION")
+		return
+	}
+	s, err := a.Sessions.Get(r.Context(), id)
+	if err == nil {
+		err = a.canSee(r, p, s)
+	}
+	if err != nil {
+		compatText(w, "INVALIDPARAM_SESSION")
+		return
+	}
+	notes, err := a.Notes(r.Context(), id)
+	if err != nil {
+		a.Log.Error("compat getNote", "error", err)
+		compatText(w, "ERROR")
+		return
+	}
+	compatText(w, "OK NOTE:"+strings.Join(notes, "\r\n"))
 }
 
 // compatFail maps a refusal to the original's return codes.

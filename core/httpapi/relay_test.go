@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,11 @@ func TestRelayThroughTheHub(t *testing.T) {
 		if types["message.chat"] != 2 || types["message.note"] != 1 {
 			b, _ := json.Marshal(evs)
 			t.Fatalf("outbox: %s", b)
+		}
+		// The compatibility API's getNote returns the technician's notes.
+		code := strings.TrimPrefix(e.compat(http.DefaultClient, "GET", "requestAuthCode", url.Values{"email": {"tina@example.com"}, "pwd": {"Tech-Pass-100"}}), "OK AUTHCODE:")
+		if got := e.compat(http.DefaultClient, "GET", "getNote", url.Values{"authcode": {code}, "session": {id}}); got != "OK NOTE:check the fuser" {
+			t.Fatalf("getNote: %q", got)
 		}
 		// Another technician may not connect to the session.
 		_, other := e.technician(m, g, "tom@example.com")

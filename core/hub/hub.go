@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.API.RelayCustomer, h.API.RelayTechnician = h.Relay.CustomerHandler(), h.Relay.TechnicianHandler()
+	h.API.Notes = func(ctx context.Context, id int64) ([]string, error) { return notesOf(ctx, rlog, id) }
 	h.handler = h.API.Handler(cfg.Registry)
 	return h, nil
 }

@@ -105,3 +105,18 @@ func (h *Hub) pushToRelay(id int64, st session.State) {
 		rh.End(id)
 	}
 }
+
+// notesOf collects a session's technician notes from the message log.
+func notesOf(ctx context.Context, log *relay.Log, id int64) ([]string, error) {
+	msgs, err := log.ChatLog(ctx, id, relay.TechnicianViewer(0))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Kind == relay.KindNote {
+			out = append(out, m.Body)
+		}
+	}
+	return out, nil
+}
