@@ -25,7 +25,7 @@ func TestAutoStartAndClosedHoursThroughTheBinary(t *testing.T) {
 			closed := time.Now().UTC().Add(12 * time.Hour)
 			master.must(200, "PUT", "/api/v1/units/"+ch2+"/settings/working_hours", map[string]any{"value": map[string]any{
 				"enabled": true, "time_zone": "UTC", "start": closed.Format("15:04"), "end": closed.Add(time.Minute).Format("15:04"),
-				"days": []string{[]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[closed.Weekday()]},
+				"days":                 []string{[]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[closed.Weekday()]},
 				"during_hours_no_tech": "keep", "outside_hours": "end", "end_url": "https://example.com/hours"}})
 			anon := &api{t: t, h: h}
 			waiting := anon.must(201, "POST", "/api/v1/customer/channels/"+ch1+"/sessions", map[string]any{})

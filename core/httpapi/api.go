@@ -34,6 +34,8 @@ type API struct {
 	Status StatusSetter
 	// Notes returns a session's technician notes, oldest first (getNote).
 	Notes func(ctx context.Context, sessionID int64) ([]string, error)
+	// Feed pushes live queues to technicians; the hub tells it of changes.
+	Feed QueueFeed
 	// RelayCustomer and RelayTechnician are the relay's websocket endpoints.
 	RelayCustomer, RelayTechnician http.Handler
 	Log                            hclog.Logger

@@ -136,6 +136,9 @@ func (h *Hub) Run(ctx context.Context) {
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.Wake()
 	h.pushToRelay(id, st)
+	if h.API != nil {
+		h.API.Feed.Changed()
+	}
 	if st == session.Waiting {
 		go func() {
 			if err := h.Sessions.Dispatch(h.ctx, id); err != nil {

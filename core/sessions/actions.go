@@ -308,3 +308,15 @@ func (s *Service) Activity(ctx context.Context, id int64) error {
 	})
 	return err
 }
+
+// Reboot records that the technician reboots the customer's computer
+// (ORG-7 reboot): the session is Rebooting until the customer's side
+// connects again.
+func (s *Service) Reboot(ctx context.Context, actor org.Actor, id int64) (Session, error) {
+	return s.owned(ctx, actor, id, func(t technician, _ *row, agg *session.Session, now time.Time) (change, error) {
+		if !t.Perms.Reboot {
+			return change{}, fault.Forbiddenf("permission_denied", "Your group may not reboot customers' computers (permission reboot).")
+		}
+		return change{event: "session.rebooting", system: "Rebooting the customer's computer."}, agg.Reboot(now)
+	})
+}

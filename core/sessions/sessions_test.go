@@ -393,3 +393,42 @@ func TestTimersExpireAndAutoTransfer(t *testing.T) {
 		}
 	})
 }
+
+func TestRebootAndReconnect(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		j, err := w.svc.OpenChannel(ctx, w.channel1, sessions.ChannelForm{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := j.Session.ID
+		if _, err := w.svc.PickUp(ctx, w.actor(w.techA1), id); err != nil {
+			t.Fatal(err)
+		}
+		w.policy.perms.Reboot = false
+		if _, err := w.svc.Reboot(ctx, w.actor(w.techA1), id); !fault.IsKind(err, fault.Forbidden) {
+			t.Fatalf("reboot without permission: %v", err)
+		}
+		w.policy.perms.Reboot = true
+		if _, err := w.svc.Reboot(ctx, w.actor(w.techA1), id); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(40 * time.Second)
+		if err := w.svc.CustomerConnected(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(10 * time.Second)
+		if err := w.svc.CustomerDisconnected(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(5 * time.Second)
+		if err := w.svc.CustomerConnected(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.svc.Get(ctx, id)
+		if err != nil || got.State != session.Active || got.Buckets.Reboot != 40 || got.Buckets.Reconnect != 5 || got.Buckets.Active != 10 {
+			t.Fatalf("after reboot and drop: %s %+v %v", got.State, got.Buckets, err)
+		}
+	})
+}
