@@ -2,7 +2,7 @@ package applet
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -139,7 +139,7 @@ func (c *Client) Connect(ctx context.Context) (*Conn, error) {
 		return nil, errors.New("connect to the relay: not joined to a session")
 	}
 	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := crand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("connect to the relay: %w", err)
 	}
 	cn := &Conn{

@@ -107,7 +107,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	pol := policy{settings: h.Settings}
 	h.Sessions = &sessions.Service{DB: cfg.DB, Org: h.Org, Policy: pol, Timers: h.Timers,
 		Presence: pres, Dispatcher: dispatcher{presence: pres, policy: pol, mailer: mailer},
-		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h}
+		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h,
+		TechnicianActed: func(ctx context.Context, id int64) {
+			if err := h.Presence.Activity(ctx, id); err != nil {
+				cfg.Log.Warn("record technician activity", "technician", id, "error", err)
+			}
+		}}
 	h.ctx = context.WithoutCancel(ctx)
 	rlog := relay.NewLog(cfg.DB, h.Sessions.AppendEvent, cfg.Now)
 	h.Sessions.Log = systemLog{log: rlog}

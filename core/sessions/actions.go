@@ -92,7 +92,17 @@ func (s *Service) PickUp(ctx context.Context, actor org.Actor, id int64) (Sessio
 	if err != nil {
 		return Session{}, err
 	}
-	return s.pickUp(ctx, t, id, "session.picked_up", "")
+	v, err := s.pickUp(ctx, t, id, "session.picked_up", "")
+	if err == nil {
+		s.acted(ctx, t.ID)
+	}
+	return v, err
+}
+
+func (s *Service) acted(ctx context.Context, technicianID int64) {
+	if s.TechnicianActed != nil {
+		s.TechnicianActed(ctx, technicianID)
+	}
 }
 
 func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how string) (Session, error) {
@@ -160,6 +170,7 @@ func (s *Service) owned(ctx context.Context, actor org.Actor, id int64, fn func(
 	if err != nil {
 		return Session{}, err
 	}
+	defer s.acted(ctx, t.ID)
 	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.TechnicianID != t.ID && !(agg.State == session.Pending && r.CreatorID != nil && *r.CreatorID == t.ID) {
 			return change{}, fault.Forbiddenf("not_your_session", "Session %d is not yours.", id)

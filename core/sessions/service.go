@@ -64,6 +64,9 @@ type Service struct {
 	Policy   Policy
 	Timers   Timers
 	Presence Presence
+	// TechnicianActed hears that a technician acted on a session (their
+	// presence: idle time, SESS-16); nil ignores it.
+	TechnicianActed func(ctx context.Context, technicianID int64)
 	// Dispatcher applies working hours and auto-start; nil turns both off.
 	Dispatcher Dispatcher
 	Log        SystemLog
