@@ -38,3 +38,46 @@ func BenchmarkLifecycle(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
 	})
 }
+
+// BenchmarkLifecycleParallel is BenchmarkLifecycle with 16 technicians
+// working at once, as on a busy hub: PostgreSQL groups their commits.
+func BenchmarkLifecycleParallel(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, db *bun.DB) {
+		ctx := context.Background()
+		w := newWorld(b, db)
+		w.svc.PINLimit = sessions.PINLimit{Window: 1, Failures: 1 << 30}
+		techs := make(chan int64, 64)
+		for i := range 16 {
+			m, err := w.org.CreateMember(ctx, orgMaster(), orgTechnician(w.groupA, i), "", false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			techs <- m.ID
+		}
+		b.SetParallelism(8) // 16 goroutines on 2 cores
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			tech := w.actor(<-techs)
+			for pb.Next() {
+				c, err := w.svc.CreatePrivate(ctx, tech, sessions.PrivateInput{})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := w.svc.JoinByPIN(ctx, c.PIN, w.ip, sessions.Client{}); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := w.svc.PickUp(ctx, tech, c.Session.ID); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := w.svc.Close(ctx, tech, c.Session.ID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
+	})
+}

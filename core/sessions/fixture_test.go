@@ -159,3 +159,7 @@ func newWorld(t testing.TB, db *bun.DB) *world {
 }
 
 func orgMaster() *org.Scope { return org.MasterScope(0) }
+
+func orgTechnician(group int64, i int) org.MemberInput {
+	return org.MemberInput{Role: org.KindTechnician, GroupID: &group, Name: "p", Email: "p" + string(rune('a'+i)) + "@example.com"}
+}
