@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,9 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
 
-	"github.com/tetherhq/tether/core/store"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -27,38 +24,6 @@ func benchHarness(b *testing.B, db *bun.DB) *harness {
 	return newHarness(b, db, func(c *Config) {
 		c.Limits = Limits{RatePerSecond: 1e9, RateBurst: 1e9}
 	})
-}
-
-// sqliteWithCheckpointer is core/store's SQLite with one change proposed to
-// it: no checkpoint inside commits (wal_autocheckpoint(0)) and a PASSIVE
-// checkpoint every 100 ms in the background instead, so that no chat commit
-// pays the checkpoint's fsync.
-func sqliteWithCheckpointer(b *testing.B) *bun.DB {
-	dsn := "file:" + b.TempDir() + "/tether.db?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_pragma=wal_autocheckpoint(0)"
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	db := bun.NewDB(sqldb, sqlitedialect.New())
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(func() { cancel(); db.Close() })
-	if _, err := store.MigrateUp(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)") //nolint:errcheck // best effort
-			}
-		}
-	}()
-	return db
 }
 
 // directPair is the baseline: a websocket client and a server handler with
@@ -100,11 +65,9 @@ func percentiles(d []time.Duration) (p50, p99 float64) {
 // answers, the customer reads the answer; through the relay (two appends to
 // SQLite, fan-out through the log) and through a direct websocket pair where
 // the server side answers each frame itself.
-// The second sub-benchmark runs it on SQLite with a background checkpointer
-// (see sqliteWithCheckpointer).
+// Both run on core/store's SQLite (WAL with a background checkpointer).
 func BenchmarkChatRoundTrip(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { chatRoundTrip(b, storetest.SQLite(b)) })
-	b.Run("sqlite-bg-checkpoint", func(b *testing.B) { chatRoundTrip(b, sqliteWithCheckpointer(b)) })
 }
 
 func chatRoundTrip(b *testing.B, db *bun.DB) {
