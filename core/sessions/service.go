@@ -111,6 +111,7 @@ type change struct {
 // notifier hears of it after commit.
 func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
 	var out row
+	var changed bool
 	now := s.now()
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		r, err := loadForUpdate(ctx, tx, id)
@@ -128,13 +129,16 @@ func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Cont
 		if err := s.save(ctx, tx, r, agg, now, ch); err != nil {
 			return err
 		}
-		out = *r
+		out, changed = *r, ch.event != ""
 		return nil
 	})
 	if err != nil {
 		return Session{}, err
 	}
-	s.notify(out.ID, session.State(out.State))
+	if changed {
+		// Only real changes are announced: a touch or a stale timer is not news.
+		s.notify(out.ID, session.State(out.State))
+	}
 	return out.view(now)
 }
 
