@@ -46,6 +46,14 @@ func TestSessionsSurviveSIGKILL(t *testing.T) {
 			activeID := id(active["session"].(map[string]any))
 			tech.must(200, "POST", "/api/v1/sessions/"+activeID+"/pickup", nil)
 
+			// Chat in flight: both sides talk over the relay right up to the crash.
+			custWS := dialRelay(t, h, "/api/v1/relay/customer?resume_after=0", joined["secret"].(string))
+			techWS := dialRelay(t, h, "/api/v1/relay/sessions/"+activeID+"?resume_after=0", tech.token)
+			custWS.send(map[string]any{"type": "chat", "text": "before the crash", "client_msg_id": "c-1"})
+			techWS.await("the customer's chat", msgWith("chat", "before the crash"), nil)
+			techWS.send(map[string]any{"type": "chat", "text": "still there?", "client_msg_id": "t-1"})
+			techWS.await("ack", func(f map[string]any) bool { return f["type"] == "ack" && f["client_msg_id"] == "t-1" }, nil)
+
 			waiting := anon.must(201, "POST", "/api/v1/customer/channels/"+ch+"/sessions", map[string]any{})
 			waitingSecret := waiting["secret"].(string)
 
@@ -65,10 +73,35 @@ func TestSessionsSurviveSIGKILL(t *testing.T) {
 			if st := customer(t, h, waitingSecret).must(200, "GET", "/api/v1/customer/session", nil); st["state"] != "waiting" || st["position"] != float64(1) {
 				t.Fatalf("waiting customer after the crash: %v", st)
 			}
+			// The customer resumes from the start: every message is there once, and
+			// a message re-sent with the same client id is not stored twice.
+			again := dialRelay(t, h, "/api/v1/relay/customer?resume_after=0", joined["secret"].(string))
+			again.send(map[string]any{"type": "chat", "text": "before the crash", "client_msg_id": "c-1"})
+			seen := map[string]int{}
+			again.await("the technician's last message", func(f map[string]any) bool {
+				if f["type"] == "message" && f["kind"] == "chat" {
+					seen[f["body"].(string)]++
+				}
+				return seen["still there?"] == 1
+			}, nil)
+			again.send(map[string]any{"type": "chat", "text": "after the crash", "client_msg_id": "c-2"})
+			again.await("ack after the crash", func(f map[string]any) bool {
+				if f["type"] == "message" && f["kind"] == "chat" {
+					seen[f["body"].(string)]++
+				}
+				return f["type"] == "ack" && f["client_msg_id"] == "c-2"
+			}, nil)
+			if seen["before the crash"] != 1 {
+				t.Fatalf("messages after resuming: %v", seen)
+			}
 			customer(t, h, joined["secret"].(string)).must(200, "POST", "/api/v1/customer/session/close", nil)
 			events := tech.must(200, "GET", "/api/v1/sessions/"+activeID+"/events", nil)["events"].([]any)
-			if n := len(events); n != 4 { // created, joined, picked_up, closed
-				t.Fatalf("active session has %d outbox events after the crash, want 4: %v", n, events)
+			count := map[string]int{}
+			for _, e := range events {
+				count[e.(map[string]any)["type"].(string)]++
+			}
+			if count["message.chat"] != 3 || count["session.picked_up"] != 1 || count["session.closed"] != 1 {
+				t.Fatalf("active session's outbox after the crash: %v", count)
 			}
 
 			// The pending code's validity timer was armed before the crash.
