@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
@@ -20,7 +21,7 @@ const (
 	newPassword = "Fresh9&Kit"
 )
 
-func newService(db *bun.DB, clock *fakeClock, dir Directory) *Service {
+func newService(db *bun.DB, clock *clocktest.Clock, dir Directory) *Service {
 	return &Service{
 		Directory: dir,
 		Tokens:    &Tokens{DB: db, Now: clock.Now},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
@@ -19,7 +20,7 @@ var (
 	ipB = netip.MustParseAddr("198.51.100.2")
 )
 
-func newThrottle(db *bun.DB, clock *fakeClock) *Throttle {
+func newThrottle(db *bun.DB, clock *clocktest.Clock) *Throttle {
 	return &Throttle{DB: db, Limits: DefaultThrottleLimits(), Now: clock.Now}
 }
 

@@ -12,11 +12,12 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
-func newTokens(db *bun.DB, clock *fakeClock) *Tokens {
+func newTokens(db *bun.DB, clock *clocktest.Clock) *Tokens {
 	return &Tokens{DB: db, Now: clock.Now}
 }
 

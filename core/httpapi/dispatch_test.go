@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/queue/smtptest"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
@@ -32,7 +33,7 @@ func (e *env) waitState(token string, id int64, want string) map[string]any {
 func TestAutoStartAndWorkingHours(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		// A Wednesday: channel 2's Sunday-only window below is closed.
-		clk := &testClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+		clk := clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 		e := newEnvClock(t, db, clk.Now)
 		m := e.master()
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
@@ -123,7 +124,7 @@ func TestNoTechnicianEmail(t *testing.T) {
 		mail := smtptest.Start(t)
 		smtpURL[t] = mail.URL
 		defer delete(smtpURL, t)
-		clk := &testClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} // a Wednesday
+		clk := clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) // a Wednesday
 		e := newEnvClock(t, db, clk.Now)
 		m := e.master()
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,19 +35,6 @@ func newEnv(t *testing.T, db *bun.DB) *env { return newEnvClock(t, db, nil) }
 
 // smtpURL, when set before newEnvClock, is handed to the hub as TETHER_SMTP_URL.
 var smtpURL = map[*testing.T]string{}
-
-// testClock is a settable clock for the hub under test.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newEnvClock(t *testing.T, db *bun.DB, now func() time.Time) *env {
 	t.Helper()

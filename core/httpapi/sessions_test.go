@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -172,7 +173,7 @@ func TestSessionFlowsOverTheAPI(t *testing.T) {
 // PIN left unused expires when its validity runs out.
 func TestTimersFireThroughTheHub(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		clk := &testClock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+		clk := clocktest.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 		e := newEnvClock(t, db, clk.Now)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -2,35 +2,17 @@ package queue
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/fault"
 )
 
-// clock is a settable fake clock, safe for the sweeper goroutines.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 }
 
 // addNode inserts an organisation node with a fixed id.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -47,7 +48,7 @@ func (f *firings) sum() int {
 	return f.total
 }
 
-func newTimers(db *bun.DB, clk *clock) *Timers { return &Timers{DB: db, Now: clk.Now} }
+func newTimers(db *bun.DB, clk *clocktest.Clock) *Timers { return &Timers{DB: db, Now: clk.Now} }
 
 func mustSweep(t *testing.T, tm *Timers, fire FireFunc) int {
 	t.Helper()

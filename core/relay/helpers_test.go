@@ -17,28 +17,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 )
 
-// clock is a settable clock for rate limits and timestamps.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 123456789, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 25, 9, 0, 0, 123456789, time.UTC))
 }
 
 // insertNode adds a nodes row (owned by core/org) with plain SQL.
@@ -265,7 +250,7 @@ type harness struct {
 	srv      *Server
 	http     *httptest.Server
 	sessions *fakeSessions
-	clock    *clock
+	clock    *clocktest.Clock
 	logs     *syncBuffer
 	owner    int64 // a technician who owns session
 	session  int64

@@ -9,23 +9,11 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/sessions"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // policy is a settable Policy.
 type policy struct {
@@ -95,7 +83,7 @@ func (p *presence) MaxActive(context.Context, int64) (int, error) { return p.max
 
 type world struct {
 	svc                *sessions.Service
-	clock              *clock
+	clock              *clocktest.Clock
 	policy             *policy
 	timers             *timers
 	presence           *presence
@@ -112,7 +100,7 @@ func (w *world) actor(id int64) org.Actor { return org.Actor{ID: id, Role: org.K
 func newWorld(t testing.TB, db *bun.DB) *world {
 	t.Helper()
 	ctx := context.Background()
-	c := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	o := &org.Service{DB: db, Now: c.Now}
 	if _, err := o.Bootstrap(ctx, org.BootstrapInput{AdminEmail: "root@example.com"}); err != nil {
 		t.Fatal(err)
