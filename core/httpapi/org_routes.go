@@ -113,12 +113,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err := decodeJSON(r, &patch); err != nil {
 		return err
 	}
-	u, err := a.Org.UpdateGroup(r.Context(), sc, id, patch)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.UpdateGroup(r.Context(), sc, id, patch))
 }
 
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -183,12 +178,7 @@ func (a *API) createMember(w http.ResponseWriter, r *http.Request, p *principal)
 			return err
 		}
 	}
-	m, err := a.Org.CreateMember(r.Context(), sc, body.MemberInput, hash, hash != "")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, m)
-	return nil
+	return reply(w, http.StatusCreated)(a.Org.CreateMember(r.Context(), sc, body.MemberInput, hash, hash != ""))
 }
 
 func (a *API) getMember(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -196,12 +186,7 @@ func (a *API) getMember(w http.ResponseWriter, r *http.Request, p *principal) er
 	if err != nil {
 		return err
 	}
-	m, err := a.Org.Member(r.Context(), sc, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, m)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.Member(r.Context(), sc, id))
 }
 
 func (a *API) updateMember(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -277,12 +262,7 @@ func (a *API) assignGroups(w http.ResponseWriter, r *http.Request, p *principal)
 	if body.Groups == nil {
 		return fault.Field("groups", "is required (an empty list removes every assignment)")
 	}
-	m, err := a.Org.AssignGroups(r.Context(), sc, id, body.Groups)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, m)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.AssignGroups(r.Context(), sc, id, body.Groups))
 }
 
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -303,12 +283,7 @@ func (a *API) getChannel(w http.ResponseWriter, r *http.Request, p *principal) e
 	if err != nil {
 		return err
 	}
-	c, err := a.Org.Channel(r.Context(), sc, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.Channel(r.Context(), sc, id))
 }
 
 func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -320,12 +295,7 @@ func (a *API) updateChannel(w http.ResponseWriter, r *http.Request, p *principal
 	if err := decodeJSON(r, &patch); err != nil {
 		return err
 	}
-	c, err := a.Org.UpdateChannel(r.Context(), sc, id, patch)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.UpdateChannel(r.Context(), sc, id, patch))
 }
 
 func (a *API) assignChannel(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -337,12 +307,7 @@ func (a *API) assignChannel(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
-	c, err := a.Org.AssignChannel(r.Context(), sc, id, gid)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return reply(w, http.StatusOK)(a.Org.AssignChannel(r.Context(), sc, id, gid))
 }
 
 func (a *API) unassignChannel(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -141,3 +141,15 @@ func pathID(r *http.Request, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// reply writes a handler's result as JSON with status, or passes its error
+// on: `return reply(w, http.StatusOK)(a.Org.Member(ctx, sc, id))`.
+func reply(w http.ResponseWriter, status int) func(v any, err error) error {
+	return func(v any, err error) error {
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, v)
+		return nil
+	}
+}

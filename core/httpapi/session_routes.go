@@ -46,12 +46,7 @@ func (a *API) createPrivate(w http.ResponseWriter, r *http.Request, p *principal
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	c, err := a.Sessions.CreatePrivate(r.Context(), p.Actor, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, c)
-	return nil
+	return reply(w, http.StatusCreated)(a.Sessions.CreatePrivate(r.Context(), p.Actor, in))
 }
 
 // canSee lets technicians read sessions they created, own or could pick up,
@@ -147,12 +142,7 @@ func (a *API) transferSession(w http.ResponseWriter, r *http.Request, p *princip
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	s, err := a.Sessions.Transfer(r.Context(), p.Actor, id, req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s)
-	return nil
+	return reply(w, http.StatusOK)(a.Sessions.Transfer(r.Context(), p.Actor, id, req))
 }
 
 func (a *API) queue(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -71,12 +71,7 @@ func (a *API) unitSetting(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err != nil {
 		return err
 	}
-	eff, err := a.Settings.Effective(r.Context(), id, r.PathValue("section"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, eff)
-	return nil
+	return reply(w, http.StatusOK)(a.Settings.Effective(r.Context(), id, r.PathValue("section")))
 }
 
 type saveBody struct {
@@ -126,12 +121,7 @@ func (a *API) resetSetting(w http.ResponseWriter, r *http.Request, p *principal)
 		func(u settings.Unit) bool { return sc.Manages(u.ID) }); err != nil {
 		return err
 	}
-	eff, err := a.Settings.Effective(r.Context(), id, r.PathValue("section"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, eff)
-	return nil
+	return reply(w, http.StatusOK)(a.Settings.Effective(r.Context(), id, r.PathValue("section")))
 }
 
 // permissions answers the ORG-7 permissions a group or technician works
