@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -201,17 +202,17 @@ func TestMigrateCommands(t *testing.T) {
 	env := map[string]string{"TETHER_DATA_DIR": dir, "TETHER_LOG_FORMAT": "json"}
 	steps := []struct {
 		args       []string
-		wantStdout string
+		wantStdout string // a regular expression
 	}{
-		{[]string{"migrate", "up"}, "applied 20261125000001_foundation"},
-		{[]string{"migrate", "status"}, "20261125000001_foundation  applied"},
-		{[]string{"migrate", "down"}, "rolled back 20261125000001_foundation"},
-		{[]string{"migrate", "status"}, "20261125000001_foundation  pending"},
-		{[]string{"migrate", "up", "--log-format", "text"}, "applied 20261125000001_foundation"},
+		{[]string{"migrate", "up"}, `applied 20261125000001_foundation`},
+		{[]string{"migrate", "status"}, `20261125000001_foundation +applied`},
+		{[]string{"migrate", "down"}, `rolled back 20261125000001_foundation`},
+		{[]string{"migrate", "status"}, `20261125000001_foundation +pending`},
+		{[]string{"migrate", "up", "--log-format", "text"}, `applied 20261125000001_foundation`},
 	}
 	for _, s := range steps {
 		inv := invoke(t, env, s.args...)
-		if inv.code != 0 || !strings.Contains(inv.stdout, s.wantStdout) {
+		if inv.code != 0 || !regexp.MustCompile(s.wantStdout).MatchString(inv.stdout) {
 			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want stdout containing %q", s.args, inv.code, inv.stdout, inv.stderr, s.wantStdout)
 		}
 	}

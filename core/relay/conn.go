@@ -308,6 +308,15 @@ func (c *conn) run() {
 	} else if old := s.hub.join(c); old != nil {
 		old.close(CloseReplaced, "replaced by a newer connection")
 	}
+	// The session was loaded before this socket joined the hub, so a change
+	// in between (a pick-up, the end) was pushed to nobody here: reload it
+	// now, and end the socket at once if the session ended meanwhile.
+	c.mu.Lock()
+	c.stale = true
+	c.mu.Unlock()
+	if v, err := c.view(c.ctx); err == nil && !v.info.Live {
+		c.endSession()
+	}
 	c.wg.Add(2)
 	go c.writeLoop()
 	go c.keepAlive()
