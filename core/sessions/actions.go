@@ -126,7 +126,7 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 		if err := agg.PickUp(now, t.ID); err != nil {
 			return change{}, transitionFault(err)
 		}
-		r.QueueKind, r.QueueID = "", 0
+		r.QueueKind, r.QueueID, r.PrevQueueKind, r.PrevQueueID = "", 0, "", 0
 		name := s.memberName(ctx, t.ID)
 		return change{event: event, actorID: t.ID, payload: map[string]any{"technician_id": t.ID, "how": how},
 			system: "Connected to " + name + "."}, nil
@@ -230,7 +230,7 @@ func (s *Service) Transfer(ctx context.Context, actor org.Actor, id int64, req T
 		if err := agg.Transfer(now, session.TransferInfo{From: t.ID, To: session.Target{Kind: req.Kind, ID: req.ID}, Comment: req.Comment, At: now}); err != nil {
 			return change{}, err
 		}
-		r.QueueKind, r.QueueID = queueOf(req.Kind), req.ID
+		r.requeue(queueOf(req.Kind), req.ID, t.ID)
 		return change{event: "session.transferred",
 			payload: map[string]any{"from": t.ID, "to_kind": req.Kind, "to_id": req.ID, "comment": req.Comment, "auto": false},
 			system:  "Transferred by " + s.memberName(ctx, t.ID) + "."}, nil

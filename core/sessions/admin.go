@@ -135,7 +135,7 @@ func (s *Service) AdminTransfer(ctx context.Context, sc *org.Scope, id int64, re
 		if err := agg.Transfer(now, session.TransferInfo{From: from, To: session.Target{Kind: req.Kind, ID: req.ID}, Comment: req.Comment, At: now}); err != nil {
 			return change{}, err
 		}
-		r.QueueKind, r.QueueID = queueOf(req.Kind), req.ID
+		r.requeue(queueOf(req.Kind), req.ID, from)
 		return change{event: "session.transferred",
 			payload: map[string]any{"from": from, "by_admin": sc.Actor.ID, "to_kind": req.Kind, "to_id": req.ID, "comment": req.Comment, "auto": false},
 			system:  "Transferred by an administrator."}, nil

@@ -29,6 +29,8 @@ type row struct {
 	CreatorID          *int64     `bun:"creator_id"`
 	QueueKind          string     `bun:"queue_kind,notnull"`
 	QueueID            int64      `bun:"queue_id,notnull"`
+	PrevQueueKind      string     `bun:"prev_queue_kind,notnull"`
+	PrevQueueID        int64      `bun:"prev_queue_id,notnull"`
 	PIN                *string    `bun:"pin"`
 	PINExpiresAt       *time.Time `bun:"pin_expires_at"`
 	CustomerName       string     `bun:"customer_name,notnull"`
@@ -190,4 +192,15 @@ type attemptRow struct {
 	IP      string    `bun:"ip,notnull"`
 	Success bool      `bun:"success,notnull"`
 	At      time.Time `bun:"at,notnull"`
+}
+
+// requeue moves the row to another queue, remembering the one it leaves (or
+// the technician it leaves) so that side sees it as outgoing (SESS-10, Q-1).
+func (r *row) requeue(kind string, id int64, fromTechnician int64) {
+	if fromTechnician != 0 {
+		r.PrevQueueKind, r.PrevQueueID = QueueTechnician, fromTechnician
+	} else {
+		r.PrevQueueKind, r.PrevQueueID = r.QueueKind, r.QueueID
+	}
+	r.QueueKind, r.QueueID = kind, id
 }

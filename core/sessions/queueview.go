@@ -17,7 +17,9 @@ import (
 type QueueEntry struct {
 	Session
 	// Direction is "incoming" for sessions transferred or auto-transferred
-	// into this queue, "" otherwise (SESS-4 Incoming/Outgoing, Q-1).
+	// into this queue, "outgoing" for those transferred out of it and not yet
+	// picked up (shown as Transferred to the origin, SESS-10), "" otherwise
+	// (SESS-4 Incoming/Outgoing, Q-1).
 	Direction     string  `json:"direction,omitempty"`
 	TransferredBy *int64  `json:"transferred_by,omitempty"` // 0 = System
 	Comment       string  `json:"transfer_comment,omitempty"`
@@ -52,7 +54,17 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 			}
 			mine = ok
 		}
-		if !mine {
+		outgoing := false
+		if !mine && r.PrevQueueKind != "" {
+			prev := *r
+			prev.QueueKind, prev.QueueID = r.PrevQueueKind, r.PrevQueueID
+			ok, err := s.eligible(ctx, t, &prev)
+			if err != nil {
+				return nil, err
+			}
+			outgoing = ok
+		}
+		if !mine && !outgoing {
 			continue
 		}
 		v, err := r.view(now)
@@ -66,6 +78,9 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 		if tr := v.Aggregate.LastTransfer; tr != nil && r.QueueKind != "" {
 			from := tr.From
 			e.Direction, e.TransferredBy, e.Comment = "incoming", &from, tr.Comment
+			if outgoing {
+				e.Direction = "outgoing"
+			}
 		}
 		out = append(out, e)
 	}

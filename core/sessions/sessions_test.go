@@ -326,6 +326,20 @@ func TestCapacityAndTransfers(t *testing.T) {
 		if err != nil || len(q) != 1 || q[0].Direction != "incoming" || q[0].Comment != "printer" || *q[0].TransferredBy != w.techA1 {
 			t.Fatalf("target's queue: %+v %v", q, err)
 		}
+		// The origin sees it as Transferred, with who and why (SESS-10), and cannot take it back.
+		q, err = w.svc.Queue(ctx, w.actor(w.techA1))
+		found := false
+		for _, e := range q {
+			if e.ID == first {
+				found = e.Direction == "outgoing" && e.State == session.Transferring && e.Comment == "printer" && *e.TransferredBy == w.techA1
+			}
+		}
+		if err != nil || !found {
+			t.Fatalf("origin's queue after the transfer: %+v %v", q, err)
+		}
+		if _, err := w.svc.PickUp(ctx, w.actor(w.techA1), first); !fault.IsKind(err, fault.Forbidden) {
+			t.Fatalf("origin picked the transferred session back: %v", err)
+		}
 		w.clock.Advance(20 * time.Second)
 		got, err = w.svc.PickUp(ctx, w.actor(w.tB), first)
 		if err != nil || got.Buckets.Transfer != 20 {
@@ -367,6 +381,11 @@ func TestTimersExpireAndAutoTransfer(t *testing.T) {
 		q, err := w.svc.Queue(ctx, w.actor(w.tB))
 		if err != nil || len(q) != 1 || q[0].Direction != "incoming" || *q[0].TransferredBy != 0 {
 			t.Fatalf("auto-transferred session in B's queue: %+v %v", q, err)
+		}
+		// Outgoing in the origin channel's queue, Incoming in the target's.
+		q, err = w.svc.Queue(ctx, w.actor(w.techA1))
+		if err != nil || len(q) != 1 || q[0].Direction != "outgoing" || *q[0].TransferredBy != 0 {
+			t.Fatalf("auto-transferred session in the origin queue: %+v %v", q, err)
 		}
 		// The waiting timeout restarts in the new queue and then fires.
 		due, ok = w.timers.get(id, sessions.TimerTimeout)

@@ -44,7 +44,7 @@ func (s *Service) FireTimer(ctx context.Context, id int64, kind string) error {
 			if err := agg.Transfer(now, session.TransferInfo{From: 0, To: session.Target{Kind: session.ToChannel, ID: target}, Auto: true, At: now}); err != nil {
 				return change{}, transitionFault(err)
 			}
-			r.QueueKind, r.QueueID = QueueChannel, target
+			r.requeue(QueueChannel, target, 0)
 			return change{event: "session.transferred", payload: map[string]any{"from": 0, "from_channel_id": from,
 				"to_kind": "channel", "to_id": target, "auto": true}, system: "Transferred automatically by System."}, nil
 		})
