@@ -33,9 +33,18 @@ func TestSessionFlowsOverTheAPI(t *testing.T) {
 		tid, tech := e.technician(m, g, "tina@example.com")
 		_, tech2 := e.technician(m, g, "tom@example.com")
 
-		// Private session: the technician reads the PIN to the customer.
+		// Private session: the technician reads the PIN to the customer, or
+		// sends the group's connection e-mail (SESS-3).
+		if r := e.do("PUT", "/api/v1/units/"+g+"/settings/invitation_email", m, map[string]any{"value": map[string]any{
+			"subject": "Help for {name}", "body": "Code: {pin}", "signature": "-- {technician}"}}); r.Status != 200 {
+			t.Fatalf("invitation: %d %s", r.Status, r.Body)
+		}
 		r := e.do("POST", "/api/v1/sessions", tech, map[string]any{"fields": map[string]any{"cfields": []string{"Alice", "", "", "", "", ""}, "tracking_id": "CASE-7"}})
 		var created struct {
+			Invitation struct {
+				Subject string `json:"subject"`
+				Body    string `json:"body"`
+			} `json:"invitation"`
 			PIN     string `json:"pin"`
 			Session struct {
 				ID    int64  `json:"id"`
@@ -45,6 +54,9 @@ func TestSessionFlowsOverTheAPI(t *testing.T) {
 		r.json(t, &created)
 		if r.Status != 201 || len(created.PIN) != 6 || created.Session.State != "pending" {
 			t.Fatalf("create private: %d %s", r.Status, r.Body)
+		}
+		if created.Invitation.Subject != "Help for Alice" || created.Invitation.Body != "Code: "+created.PIN+"\n\n-- Nick tina@example.com" {
+			t.Fatalf("invitation: %+v", created.Invitation)
 		}
 		r = e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": "99999x"})
 		if _, _, f := r.errorShape(t); r.Status != 422 || f["pin"] == "" {

@@ -18,6 +18,7 @@ const (
 	PrivateFieldsSection = "private_fields"
 	TermsSection         = "terms"
 	FieldNamesSection    = "custom_field_names"
+	InvitationSection    = "invitation_email"
 )
 
 func sessionSections() []settings.Section {
@@ -40,6 +41,9 @@ func sessionSections() []settings.Section {
 		{Name: TermsSection, Title: "Terms and conditions (SESS-6)",
 			Kinds: []settings.UnitKind{settings.Org, settings.TechGroup, settings.Channel},
 			New:   func() any { return sessions.DefaultTerms() }, Validate: func(v any) error { return v.(*sessions.Terms).Validate() }},
+		{Name: InvitationSection, Title: "Connection e-mail (SESS-3)",
+			Kinds: []settings.UnitKind{settings.Org, settings.TechGroup},
+			New:   func() any { return sessions.DefaultInvitation() }},
 		{Name: FieldNamesSection, Title: "Custom field names (SESS-7)", MasterOnly: true,
 			Kinds: []settings.UnitKind{settings.Org},
 			New:   func() any { return sessions.DefaultFieldNames() }},
@@ -68,6 +72,11 @@ func (p policy) PrivateFields(ctx context.Context, groupID int64) (*sessions.Pri
 func (p policy) Terms(ctx context.Context, unitID int64) (*sessions.Terms, error) {
 	t, err := settings.Get[sessions.Terms](ctx, p.settings, unitID, TermsSection)
 	return &t, err
+}
+
+func (p policy) Invitation(ctx context.Context, groupID int64) (*sessions.Invitation, error) {
+	inv, err := settings.Get[sessions.Invitation](ctx, p.settings, groupID, InvitationSection)
+	return &inv, err
 }
 
 func (p policy) Permissions(ctx context.Context, groupID int64) (*org.Permissions, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tetherhq/tether/core/fault"
 )
@@ -142,4 +143,39 @@ func trimFields(f Fields) Fields {
 	}
 	f.TrackingID = strings.TrimSpace(f.TrackingID)
 	return f
+}
+
+// Invitation is the "invitation_email" settings section (SESS-3, per
+// technician group): the connection e-mail a technician sends with a PIN.
+// {pin}, {name}, {technician} and {expires} are replaced when a session is
+// created.
+type Invitation struct {
+	Subject   string `json:"subject" validate:"max=200"`
+	Body      string `json:"body" validate:"max=5000"`
+	Signature string `json:"signature" validate:"max=1000"`
+}
+
+// DefaultInvitation is the text groups start with.
+func DefaultInvitation() *Invitation {
+	return &Invitation{
+		Subject:   "Your remote support session",
+		Body:      "Hello {name},\n\nTo connect to your technician, open the support page and enter this code: {pin}\nThe code is valid until {expires}.",
+		Signature: "{technician}",
+	}
+}
+
+// Render fills the placeholders.
+func (inv *Invitation) Render(pin, name, technician string, expires time.Time) RenderedInvitation {
+	r := strings.NewReplacer("{pin}", pin, "{name}", name, "{technician}", technician, "{expires}", expires.UTC().Format("2006-01-02 15:04 UTC"))
+	body := r.Replace(inv.Body)
+	if sig := r.Replace(inv.Signature); sig != "" {
+		body += "\n\n" + sig
+	}
+	return RenderedInvitation{Subject: r.Replace(inv.Subject), Body: body}
+}
+
+// RenderedInvitation is the e-mail text shown to the technician to send.
+type RenderedInvitation struct {
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
 }

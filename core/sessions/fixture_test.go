@@ -36,6 +36,9 @@ func (p *policy) Terms(_ context.Context, unit int64) (*sessions.Terms, error) {
 	}
 	return sessions.DefaultTerms(), nil
 }
+func (p *policy) Invitation(context.Context, int64) (*sessions.Invitation, error) {
+	return sessions.DefaultInvitation(), nil
+}
 func (p *policy) Permissions(context.Context, int64) (*org.Permissions, error) { return &p.perms, nil }
 func (p *policy) AutoTransfer(context.Context, int64) (time.Duration, int64, bool, error) {
 	return p.autoAfter, p.autoTarget, p.autoTransfer, nil

@@ -46,6 +46,8 @@ type PrivateInput struct {
 type Created struct {
 	Session Session `json:"session"`
 	PIN     string  `json:"pin"`
+	// Invitation is the group's connection e-mail filled in (SESS-3).
+	Invitation RenderedInvitation `json:"invitation"`
 }
 
 // CreatePrivate creates a private session for a technician and issues a
@@ -111,8 +113,12 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 		if err != nil {
 			return Created{}, err
 		}
+		inv, err := s.Policy.Invitation(ctx, group)
+		if err != nil {
+			return Created{}, err
+		}
 		s.notify(r.ID, v.State)
-		return Created{Session: v, PIN: pin}, nil
+		return Created{Session: v, PIN: pin, Invitation: inv.Render(pin, in.Fields.CField[0], s.memberName(ctx, actor.ID), expires)}, nil
 	}
 }
 

@@ -46,6 +46,7 @@ type Policy interface {
 	Timeouts(ctx context.Context, unitID int64) (session.Timeouts, error)
 	PrivateFields(ctx context.Context, groupID int64) (*PrivateFields, error)
 	Terms(ctx context.Context, unitID int64) (*Terms, error)
+	Invitation(ctx context.Context, groupID int64) (*Invitation, error)
 	Permissions(ctx context.Context, groupID int64) (*org.Permissions, error)
 	// AutoTransfer returns the channel's auto-transfer, if enabled.
 	AutoTransfer(ctx context.Context, channelID int64) (after time.Duration, target int64, ok bool, err error)
