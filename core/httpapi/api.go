@@ -153,6 +153,11 @@ func (a *API) authenticate(h handler, allowRestricted bool) http.HandlerFunc {
 		if err == nil {
 			err = h(w, r, p)
 		}
+		if fault.IsKind(err, fault.Forbidden) && p != nil {
+			// Refusals of signed-in members are worth an audit line (ORG-7).
+			fe, _ := fault.As(err)
+			a.Log.Info("request refused", "member", p.Actor.ID, "role", p.Actor.Role, "route", r.Pattern, "code", fe.Code)
+		}
 		if err != nil {
 			writeError(w, r, a.Log, err)
 		}
