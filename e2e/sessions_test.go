@@ -122,3 +122,42 @@ func TestSessionsSurviveSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestGracefulRestartRecordsTheDrop: SIGTERM closes the relay's sockets and
+// records the customer's drop before the database closes, so the session is
+// Reconnecting across the restart and Active again when the customer resumes.
+func TestGracefulRestartRecordsTheDrop(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			h := StartHub(t, Options{Postgres: engine == "postgres"})
+			master, _ := signIn(t, h, DefaultAdminEmail, DefaultAdminPassword)
+			_, _, tech := staff(t, h, master, "gil@example.com")
+			created := tech.must(201, "POST", "/api/v1/sessions", map[string]any{})
+			sid := id(created["session"].(map[string]any))
+			joined := (&api{t: t, h: h}).must(201, "POST", "/api/v1/customer/join", map[string]any{"pin": created["pin"]})
+			tech.must(200, "POST", "/api/v1/sessions/"+sid+"/pickup", nil)
+			cust := dialRelay(t, h, "/api/v1/relay/customer?resume_after=0", joined["secret"].(string))
+			cust.await("hello", func(f map[string]any) bool { return f["type"] == "hello" }, nil)
+
+			h.Restart()
+
+			if s := tech.must(200, "GET", "/api/v1/sessions/"+sid, nil); s["state"] != "reconnecting" {
+				t.Fatalf("after a graceful restart the session is %v, want reconnecting", s["state"])
+			}
+			again := dialRelay(t, h, "/api/v1/relay/customer?resume_after=0", joined["secret"].(string))
+			again.await("hello", func(f map[string]any) bool { return f["type"] == "hello" }, nil)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				s := tech.must(200, "GET", "/api/v1/sessions/"+sid, nil)
+				if s["state"] == "active" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the customer resumed the session is %v", s["state"])
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}

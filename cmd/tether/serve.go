@@ -187,10 +187,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	return a.shutdown(srv, db, o.ShutdownTimeout)
+	return a.shutdown(srv, h, db, o.ShutdownTimeout)
 }
 
-func (a *app) shutdown(srv *http.Server, db *bun.DB, timeout time.Duration) error {
+func (a *app) shutdown(srv *http.Server, h *hub.Hub, db *bun.DB, timeout time.Duration) error {
 	a.log.Info("shutting down: no new connections, waiting for in-flight requests", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -200,6 +200,11 @@ func (a *app) shutdown(srv *http.Server, db *bun.DB, timeout time.Duration) erro
 			return fmt.Errorf("shutdown: in-flight requests did not finish within %s and were cut off", timeout)
 		}
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Websockets are not in-flight requests: close them and let each record
+	// its disconnect before the database goes.
+	if err := h.Shutdown(ctx); h != nil && err != nil {
+		a.log.Warn("closing relay connections", "error", err)
 	}
 	if err := db.Close(); err != nil {
 		a.log.Warn("closing the database", "error", err)

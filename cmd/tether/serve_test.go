@@ -77,7 +77,7 @@ func TestShutdownWaitsForInFlightRequests(t *testing.T) {
 	<-entered
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- a.shutdown(srv, db, 10*time.Second) }()
+	go func() { stopped <- a.shutdown(srv, nil, db, 10*time.Second) }()
 	select {
 	case err := <-stopped:
 		t.Fatalf("shutdown returned (%v) while a request was in flight", err)
@@ -102,7 +102,7 @@ func TestShutdownGivesUpAfterTimeout(t *testing.T) {
 	defer close(release)
 	go http.Get(url) //nolint:errcheck // cut off by the shutdown
 	<-entered
-	err := a.shutdown(srv, db, 50*time.Millisecond)
+	err := a.shutdown(srv, nil, db, 50*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "did not finish within 50ms") {
 		t.Fatalf("shutdown with a stuck request: %v, want a timeout error", err)
 	}

@@ -137,6 +137,15 @@ func (h *Hub) Run(ctx context.Context) {
 	h.Timers.Run(ctx, h.Sessions.FireTimer)
 }
 
+// Shutdown closes the relay's websockets (clients reconnect and resume once
+// the hub is back) and waits until their disconnects are recorded.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	if h == nil || h.Relay == nil {
+		return nil
+	}
+	return h.Relay.Shutdown(ctx)
+}
+
 // SessionChanged hears committed session changes and passes them on.
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.Wake()

@@ -293,6 +293,7 @@ func (c *conn) closeWait(code websocket.StatusCode, reason string) {
 
 func (c *conn) run() {
 	s := c.srv
+	s.active.Add(1)
 	if c.isCustomer() {
 		lock := &s.customerLocks[c.sessionID%int64(len(s.customerLocks))]
 		lock.Lock()
@@ -326,6 +327,7 @@ func (c *conn) run() {
 
 func (c *conn) finish() {
 	s := c.srv
+	defer s.active.Done() // last: Shutdown waits for the disconnect to be recorded
 	c.cancel()
 	c.wg.Wait()
 	c.ws.CloseNow() //nolint:errcheck // already closed in most cases

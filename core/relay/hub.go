@@ -2,6 +2,8 @@ package relay
 
 import (
 	"sync"
+
+	"github.com/coder/websocket"
 )
 
 // Hub knows the sockets connected to each session on this node and wakes
@@ -163,4 +165,31 @@ func (h *Hub) whenEnded(f func(sessionID int64)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.onEnd = append(h.onEnd, f)
+}
+
+// closeAll closes every socket on this node with code and reports how many
+// are still connected.
+func (h *Hub) closeAll(code websocket.StatusCode, reason string) int {
+	h.mu.Lock()
+	var all []*conn
+	for _, conns := range h.sessions {
+		for c := range conns {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range all {
+		c.close(code, reason)
+	}
+	return len(all)
+}
+
+func (h *Hub) connected() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, conns := range h.sessions {
+		n += len(conns)
+	}
+	return n
 }

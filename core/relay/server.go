@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +48,10 @@ type Server struct {
 	limits   Limits
 	now      func() time.Time
 	origins  []string
+
+	// active counts sockets from run() until their finish() has recorded
+	// everything; Shutdown waits for it.
+	active sync.WaitGroup
 
 	// customerLocks order CustomerConnected and CustomerDisconnected of one
 	// session when a new socket replaces a dropping one.
@@ -257,4 +262,21 @@ func writeHTTPError(w http.ResponseWriter, err error) {
 
 func detach(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// Shutdown closes every socket with "going away" (clients reconnect and
+// resume once the hub is back) and waits until each has recorded its
+// disconnect (Active -> Reconnecting), so a restart loses no state change.
+// Call it after the HTTP server stopped accepting and before the database
+// closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.closeAll(websocket.StatusGoingAway, "the hub is restarting; reconnect and resume")
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("relay shutdown: %d sockets still open: %w", s.hub.connected(), ctx.Err())
+	}
 }
