@@ -175,20 +175,27 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 		})
 		return Joined{}, &fault.Error{Kind: fault.NotFound, Code: "code_expired", Message: "This code has expired. Ask your technician for a new code."}
 	}
-	s.recordPIN(ctx, ip, true)
-	return s.admit(ctx, r.ID, client, func(agg *session.Session, now time.Time) error { return agg.Join(now) }, "session.joined", "Customer joined with the code.")
+	// The successful attempt is recorded in the join's own transaction: one
+	// commit fewer per join, and a join that fails records nothing.
+	return s.admit(ctx, r.ID, client, func(ctx context.Context, tx bun.Tx, agg *session.Session, now time.Time) error {
+		if err := agg.Join(now); err != nil {
+			return err
+		}
+		_, err := tx.NewInsert().Model(&attemptRow{IP: ip.String(), Success: true, At: now}).Exec(ctx)
+		return err
+	}, "session.joined", "Customer joined with the code.")
 }
 
 // admit performs the customer's entry: the join transition, a new secret,
 // and either the terms to accept or the queue.
-func (s *Service) admit(ctx context.Context, id int64, client Client, enter func(*session.Session, time.Time) error, event, system string) (Joined, error) {
+func (s *Service) admit(ctx context.Context, id int64, client Client, enter func(context.Context, bun.Tx, *session.Session, time.Time) error, event, system string) (Joined, error) {
 	secret, hash, err := s.newSecret()
 	if err != nil {
 		return Joined{}, err
 	}
 	var terms *Terms
 	v, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
-		if err := enter(agg, now); err != nil {
+		if err := enter(ctx, tx, agg, now); err != nil {
 			return change{}, transitionFault(err)
 		}
 		r.CustomerSecretHash = hash
@@ -283,7 +290,7 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 	if err != nil {
 		return Joined{}, err
 	}
-	return s.admit(ctx, id, form.Client, func(*session.Session, time.Time) error { return nil }, "session.connecting", "")
+	return s.admit(ctx, id, form.Client, func(context.Context, bun.Tx, *session.Session, time.Time) error { return nil }, "session.connecting", "")
 }
 
 // AnswerTerms records the customer's answer to the terms (SESS-6): accept
