@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,30 +58,46 @@ func (s *Service) technician(ctx context.Context, actor org.Actor) (technician, 
 	return technician{ID: actor.ID, Group: creds.TechGroupID, Perms: perms}, nil
 }
 
+// channels loads the channel assignments once for a whole queue listing
+// instead of once per queued session.
+type channels struct {
+	org  *org.Service
+	byID map[int64]org.Channel
+}
+
+func (c *channels) get(ctx context.Context, id int64) (org.Channel, error) {
+	if c.byID == nil {
+		all, err := c.org.Channels(ctx, org.MasterScope(0))
+		if err != nil {
+			return org.Channel{}, err
+		}
+		c.byID = make(map[int64]org.Channel, len(all))
+		for _, ch := range all {
+			c.byID[ch.ID] = ch
+		}
+	}
+	ch, ok := c.byID[id]
+	if !ok {
+		return org.Channel{}, fault.NotFoundf("channel", "No channel with id %d.", id)
+	}
+	return ch, nil
+}
+
 // eligible reports whether a queued session is in the technician's queue:
 // their private queue, their group's queue, or a channel assigned to their
 // group that does not exclude them (CH-2, CH-3).
-func (s *Service) eligible(ctx context.Context, t technician, r *row) (bool, error) {
+func (s *Service) eligible(ctx context.Context, chans *channels, t technician, r *row) (bool, error) {
 	switch r.QueueKind {
 	case QueueTechnician:
 		return r.QueueID == t.ID, nil
 	case QueueGroup:
 		return r.QueueID == t.Group, nil
 	case QueueChannel:
-		ch, err := s.Org.Channel(ctx, org.MasterScope(0), r.QueueID)
+		ch, err := chans.get(ctx, r.QueueID)
 		if err != nil {
 			return false, err
 		}
-		in := false
-		for _, g := range ch.Groups {
-			in = in || g == t.Group
-		}
-		for _, x := range ch.Excluded {
-			if x == t.ID {
-				return false, nil
-			}
-		}
-		return in, nil
+		return slices.Contains(ch.Groups, t.Group) && !slices.Contains(ch.Excluded, t.ID), nil
 	}
 	return false, nil
 }
@@ -113,7 +130,7 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 			}
 			return change{}, transitionFault(agg.PickUp(now, t.ID))
 		}
-		ok, err := s.eligible(ctx, t, r)
+		ok, err := s.eligible(ctx, &channels{org: s.Org}, t, r)
 		if err != nil {
 			return change{}, err
 		}

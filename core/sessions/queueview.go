@@ -44,11 +44,12 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 	}
 	now := s.now()
 	out := []QueueEntry{}
+	chans := &channels{org: s.Org}
 	for i := range rows {
 		r := &rows[i]
 		mine := r.TechnicianID != nil && *r.TechnicianID == t.ID
 		if !mine && r.QueueKind != "" {
-			ok, err := s.eligible(ctx, t, r)
+			ok, err := s.eligible(ctx, chans, t, r)
 			if err != nil {
 				return nil, err
 			}
@@ -58,7 +59,7 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 		if !mine && r.PrevQueueKind != "" {
 			prev := *r
 			prev.QueueKind, prev.QueueID = r.PrevQueueKind, r.PrevQueueID
-			ok, err := s.eligible(ctx, t, &prev)
+			ok, err := s.eligible(ctx, chans, t, &prev)
 			if err != nil {
 				return nil, err
 			}
