@@ -147,7 +147,11 @@ func loadForUpdate(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
 	var r row
 	q := tx.NewSelect().Model(&r).Where("id = ?", id)
 	if tx.Dialect().Name() == dialect.PG {
-		q = q.For("UPDATE")
+		// NO KEY UPDATE, not UPDATE: the row's key never changes, and a plain
+		// FOR UPDATE would block the foreign-key checks of concurrent inserts
+		// that reference the session (the relay's message and outbox rows),
+		// which deadlocked with a transition appending its system message.
+		q = q.For("NO KEY UPDATE")
 	}
 	err := q.Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
