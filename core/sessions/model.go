@@ -175,7 +175,11 @@ type eventRow struct {
 	At        time.Time `bun:"at,notnull"`
 }
 
-// Event is an outbox entry as tests and, later, the plugin host read it.
+func (e eventRow) event() Event {
+	return Event{ID: e.ID, SessionID: e.SessionID, Type: e.Type, ActorID: e.ActorID, Payload: json.RawMessage(e.Payload), At: e.At}
+}
+
+// Event is an outbox entry as the plugin host reads it.
 type Event struct {
 	ID        int64           `json:"id"`
 	SessionID int64           `json:"session_id"`

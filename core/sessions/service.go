@@ -52,6 +52,13 @@ type Policy interface {
 	AutoTransfer(ctx context.Context, channelID int64) (after time.Duration, target int64, ok bool, err error)
 }
 
+// Outbox hears of every outbox event inside the transaction that writes it,
+// so whatever it records (the plugin host's deliveries) commits or rolls
+// back with the state change.
+type Outbox interface {
+	Written(ctx context.Context, db bun.IDB, e Event) error
+}
+
 // Timer kinds.
 const (
 	TimerTimeout      = "timeout"
@@ -72,10 +79,12 @@ type Service struct {
 	Dispatcher Dispatcher
 	Log        SystemLog
 	Notify     Notifier
-	Now        func() time.Time
-	Rand       io.Reader
-	Logger     hclog.Logger
-	PINLimit   PINLimit
+	// Outbox hears of each event written; nil records the rows only.
+	Outbox   Outbox
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   hclog.Logger
+	PINLimit PINLimit
 }
 
 func (s *Service) now() time.Time {
@@ -202,9 +211,20 @@ func (s *Service) event(ctx context.Context, db bun.IDB, id int64, ch change, no
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	e := eventRow{SessionID: id, Type: ch.event, ActorID: ch.actorID, Payload: string(b), At: now}
-	if _, err := db.NewInsert().Model(&e).Exec(ctx); err != nil {
-		return fmt.Errorf("write outbox event %s: %w", ch.event, err)
+	return s.writeEvent(ctx, db, eventRow{SessionID: id, Type: ch.event, ActorID: ch.actorID, Payload: string(b), At: now})
+}
+
+// writeEvent inserts an outbox row and hands it to the Outbox in the same
+// transaction.
+func (s *Service) writeEvent(ctx context.Context, db bun.IDB, e eventRow) error {
+	if _, err := db.NewInsert().Model(&e).Returning("id").Exec(ctx); err != nil {
+		return fmt.Errorf("write outbox event %s: %w", e.Type, err)
+	}
+	if s.Outbox == nil {
+		return nil
+	}
+	if err := s.Outbox.Written(ctx, db, e.event()); err != nil {
+		return fmt.Errorf("outbox event %s: %w", e.Type, err)
 	}
 	return nil
 }
@@ -292,7 +312,7 @@ func (s *Service) Events(ctx context.Context, id int64) ([]Event, error) {
 	}
 	out := make([]Event, len(rows))
 	for i, e := range rows {
-		out[i] = Event{ID: e.ID, SessionID: e.SessionID, Type: e.Type, ActorID: e.ActorID, Payload: json.RawMessage(e.Payload), At: e.At}
+		out[i] = e.event()
 	}
 	return out, nil
 }
@@ -337,9 +357,5 @@ func (s *Service) AppendEvent(ctx context.Context, db bun.IDB, sessionID int64, 
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	e := eventRow{SessionID: sessionID, Type: eventType, ActorID: actorID, Payload: string(b), At: s.now()}
-	if _, err := db.NewInsert().Model(&e).Exec(ctx); err != nil {
-		return fmt.Errorf("write outbox event %s: %w", eventType, err)
-	}
-	return nil
+	return s.writeEvent(ctx, db, eventRow{SessionID: sessionID, Type: eventType, ActorID: actorID, Payload: string(b), At: s.now()})
 }
