@@ -38,10 +38,12 @@ func (f *fakeProcess) Ping(context.Context) error {
 	}
 	return nil
 }
-func (f *fakeProcess) HandleEvent(context.Context, sdk.Event) (sdk.Result, error) { return sdk.Acked(), nil }
-func (f *fakeProcess) ServeHTTP(http.ResponseWriter, *http.Request)               {}
-func (f *fakeProcess) Exited() bool                                               { return f.exited.Load() }
-func (f *fakeProcess) Kill()                                                      { f.killed.Store(true); f.exited.Store(true) }
+func (f *fakeProcess) HandleEvent(context.Context, sdk.Event) (sdk.Result, error) {
+	return sdk.Acked(), nil
+}
+func (f *fakeProcess) ServeHTTP(http.ResponseWriter, *http.Request) {}
+func (f *fakeProcess) Exited() bool                                 { return f.exited.Load() }
+func (f *fakeProcess) Kill()                                        { f.killed.Store(true); f.exited.Store(true) }
 
 type launches struct {
 	mu    sync.Mutex
