@@ -1,0 +1,3 @@
+DROP TABLE plugin_kv;
+--bun:split
+DROP TABLE plugins;
