@@ -24,8 +24,11 @@ type fileStream struct {
 
 // relayBinary forwards a binary frame to the other side, unstored; only its
 // size is counted (AddTransmitted). Screen frames are opaque; file chunks
-// must belong to an accepted offer of this side.
-func (c *conn) relayBinary(frame []byte) {
+// must belong to an accepted offer of this side. relayBinary owns one
+// reference to f and releases it when done.
+func (c *conn) relayBinary(f *binFrame) {
+	defer f.release()
+	frame := f.data()
 	if len(frame) == 0 {
 		c.sendError("binary", fault.New(fault.BadRequest, "bad_binary", "A binary frame starts with its channel byte."))
 		return
@@ -56,7 +59,7 @@ func (c *conn) relayBinary(frame []byte) {
 	}
 	delivered := false
 	for _, p := range c.srv.hub.peers(c) {
-		if p.deliverBinary(c.ctx, frame) {
+		if p.deliverBinary(c.ctx, f) {
 			delivered = true
 		}
 	}

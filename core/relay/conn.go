@@ -1,12 +1,10 @@
 package relay
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -41,7 +39,7 @@ type conn struct {
 	hints    []Message // messages published since the last catch-up
 	mustRead bool      // a wake-up without a message, or too many hints: read the log
 	ctrl     chan []byte
-	bin      chan []byte
+	bin      chan *binFrame
 
 	ready       chan struct{} // closed once the resume point is known
 	startOnce   sync.Once
@@ -74,7 +72,7 @@ func (s *Server) newConn(sessionID int64, v Viewer, role Role) *conn {
 	return &conn{
 		srv: s, sessionID: sessionID, viewer: v, role: role, ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), ctrl: make(chan []byte, s.limits.SendQueue),
-		bin: make(chan []byte, s.limits.BinaryQueue), ready: make(chan struct{}),
+		bin: make(chan *binFrame, s.limits.BinaryQueue), ready: make(chan struct{}),
 		limiter: newBucket(s.limits.RatePerSecond, s.limits.RateBurst), files: map[int64]*fileStream{},
 	}
 }
@@ -259,23 +257,26 @@ func (c *conn) drop() {
 
 // deliverBinary hands a relayed frame to this (receiving) socket, waiting
 // at most SlowConsumerTimeout for room; a receiver that stays full is
-// dropped so that the sender and the other receivers go on.
-func (c *conn) deliverBinary(ctx context.Context, frame []byte) bool {
+// dropped so that the sender and the other receivers go on. The queue takes
+// a reference to the frame when it is delivered.
+func (c *conn) deliverBinary(ctx context.Context, f *binFrame) bool {
+	f.retain()
 	select {
-	case c.bin <- frame:
+	case c.bin <- f:
 		return true
 	default:
 	}
 	t := time.NewTimer(c.srv.limits.SlowConsumerTimeout)
 	defer t.Stop()
 	select {
-	case c.bin <- frame:
+	case c.bin <- f:
 		return true
 	case <-t.C:
 		c.drop()
 	case <-c.ctx.Done():
 	case <-ctx.Done():
 	}
+	f.release()
 	return false
 }
 
@@ -360,39 +361,22 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		bp := scratch.Get().(*[]byte)
+		bp := frameBufs.Get().(*[]byte)
 		data, err := readAll(r, (*bp)[:0])
+		*bp = data
 		if err != nil {
-			scratch.Put(bp)
+			*bp = data[:0]
+			frameBufs.Put(bp)
 			return
 		}
 		if typ == websocket.MessageBinary {
-			c.relayBinary(bytes.Clone(data))
-		} else {
-			c.handleText(data)
+			// The frame keeps the buffer until its receivers wrote it.
+			c.relayBinary(newBinFrame(bp))
+			continue
 		}
+		c.handleText(data)
 		*bp = data[:0]
-		scratch.Put(bp)
-	}
-}
-
-// scratch holds read buffers between frames, so that an idle socket holds
-// none and a busy one does not grow a new buffer for every frame.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
+		frameBufs.Put(bp)
 	}
 }
 
@@ -421,8 +405,10 @@ func (c *conn) writeLoop() {
 			if c.write(websocket.MessageText, b) != nil {
 				return
 			}
-		case b := <-c.bin:
-			if c.write(websocket.MessageBinary, b) != nil {
+		case f := <-c.bin:
+			err := c.write(websocket.MessageBinary, f.data())
+			f.release()
+			if err != nil {
 				return
 			}
 		case <-c.wake:
