@@ -1,0 +1,339 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/sdk"
+)
+
+// claimed is a delivery this worker holds, with what recording its result
+// needs.
+type claimed struct {
+	Delivery
+	windowStart    time.Time
+	windowAttempts int
+}
+
+// result is what came of one attempt.
+type result struct {
+	c        claimed
+	outcome  Outcome
+	res      sdk.Result // the plugin's answer, when it gave one
+	errText  string     // for the attempt log: the plugin's message or the error
+	at       time.Time  // when the attempt started
+	duration time.Duration
+	// interrupted: Run was stopped during the attempt; the delivery is
+	// handed back to be sent again at once, without backoff.
+	interrupted bool
+}
+
+// pendingPlugins lists the plugins with pending deliveries. It skips
+// through the due index one plugin at a time, so it costs one probe per
+// plugin however long the backlog is.
+func (q *Queue) pendingPlugins(ctx context.Context) ([]string, error) {
+	var plugins []string
+	err := q.cfg.DB.NewRaw(`WITH RECURSIVE p(plugin_id) AS (
+	SELECT (SELECT min(plugin_id) FROM plugin_deliveries WHERE state = 'pending')
+	UNION ALL
+	SELECT (SELECT min(d.plugin_id) FROM plugin_deliveries d WHERE d.state = 'pending' AND d.plugin_id > p.plugin_id)
+	FROM p WHERE p.plugin_id IS NOT NULL
+)
+SELECT plugin_id FROM p WHERE plugin_id IS NOT NULL`).Scan(ctx, &plugins)
+	if err != nil {
+		return nil, fmt.Errorf("list plugins with pending deliveries: %w", err)
+	}
+	return plugins, nil
+}
+
+// claim takes up to n due deliveries of plugin in one statement. A
+// delivery is due when its time has come and no delivery of the same
+// plugin and session with a lower event id is unfinished. On PostgreSQL
+// rows another worker is claiming are skipped, not waited for; SQLite has
+// one writer at a time anyway. The pick is a CTE so that it runs once: as
+// an IN subquery PostgreSQL may rescan it and update more than n rows.
+func (q *Queue) claim(ctx context.Context, plugin string, n int) ([]claimed, error) {
+	now := q.now()
+	lock := ""
+	if q.pg {
+		lock = " FOR UPDATE OF d SKIP LOCKED"
+	}
+	var rows []deliveryRow
+	err := q.cfg.DB.NewRaw(`WITH picked AS MATERIALIZED (
+	SELECT d.id FROM plugin_deliveries d
+	WHERE d.plugin_id = ? AND d.state = 'pending' AND d.next_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM plugin_deliveries e
+		WHERE e.plugin_id = d.plugin_id AND e.session_id = d.session_id
+		AND e.state IN ('pending', 'running') AND e.event_id < d.event_id)
+	ORDER BY d.next_at, d.id LIMIT ?`+lock+`
+)
+UPDATE plugin_deliveries SET state = 'running',
+	attempts = attempts + 1, window_attempts = window_attempts + 1,
+	window_start = COALESCE(window_start, ?), lease_until = ?, claimed_by = ?
+WHERE id IN (SELECT id FROM picked) AND state = 'pending'
+RETURNING id, plugin_id, event_id, session_id, event_type, actor_id, payload, event_at,
+	attempts, window_start, window_attempts`,
+		plugin, now, n, 		now, now.Add(q.cfg.Lease), q.cfg.Node).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries of plugin %s: %w", plugin, err)
+	}
+	out := make([]claimed, len(rows))
+	for i, r := range rows {
+		out[i] = claimed{Delivery: r.delivery(), windowStart: now, windowAttempts: r.WindowAttempts}
+		if r.WindowStart != nil {
+			out[i].windowStart = r.WindowStart.UTC()
+		}
+	}
+	return out, nil
+}
+
+// attempt runs Deliver once, turning a panic into an error.
+func (q *Queue) attempt(ctx context.Context, c claimed) (r result) {
+	r = result{c: c, at: q.now()}
+	dctx, cancel := context.WithTimeout(ctx, q.cfg.Timeout)
+	defer cancel()
+	res, err := func() (res sdk.Result, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return q.cfg.Deliver(dctx, c.Delivery)
+	}()
+	r.duration = max(q.now().Sub(r.at), 0)
+	switch {
+	case err != nil && errors.Is(err, ErrSkip):
+		r.outcome, r.errText = OutcomeSkipped, err.Error()
+	case err != nil:
+		r.outcome, r.errText = OutcomeError, err.Error()
+		r.interrupted = ctx.Err() != nil
+	case res.Outcome == sdk.Ack:
+		r.outcome = OutcomeAck
+	case res.Outcome == sdk.Retry:
+		r.outcome, r.res, r.errText = OutcomeRetry, res, res.Message
+	case res.Outcome == sdk.Permanent:
+		r.outcome, r.res, r.errText = OutcomePermanent, res, res.Message
+	default:
+		r.outcome, r.errText = OutcomeError, fmt.Sprintf("plugin answered with unknown outcome %d", res.Outcome)
+	}
+	if r.interrupted {
+		r.errText = "interrupted by hub shutdown: " + r.errText
+	}
+	r.errText = truncate(r.errText, maxErrorLen)
+	return r
+}
+
+// verdict is what a result does to its delivery.
+type verdict struct {
+	state     State
+	nextAt    time.Time // with Pending
+	lastError string
+}
+
+// judge decides the delivery's next state from an attempt's result.
+func (q *Queue) judge(r result, now time.Time) verdict {
+	switch r.outcome {
+	case OutcomeAck:
+		return verdict{state: Delivered}
+	case OutcomeSkipped:
+		return verdict{state: Skipped, lastError: r.errText}
+	case OutcomePermanent:
+		return verdict{state: Failed, lastError: r.errText}
+	}
+	if r.interrupted {
+		return verdict{state: Pending, nextAt: now, lastError: r.errText}
+	}
+	deadline := r.c.windowStart.Add(q.cfg.MaxAge)
+	if !now.Before(deadline) {
+		return verdict{state: Failed, lastError: truncate(fmt.Sprintf("gave up after retrying for %s: %s", q.cfg.MaxAge, r.errText), maxErrorLen)}
+	}
+	delay := r.res.RetryAfter
+	if delay <= 0 {
+		delay = q.Backoff(r.c.windowAttempts)
+	}
+	next := now.Add(delay)
+	if next.After(deadline) {
+		next = deadline // one last attempt when the window closes
+	}
+	return verdict{state: Pending, nextAt: next, lastError: r.errText}
+}
+
+// Backoff is the delay after the attempt-th failed attempt of a retry
+// window (1, 2, ...): "full jitter", a random duration between zero and
+// BackoffBase doubled attempt-1 times, at most BackoffCap.
+func (q *Queue) Backoff(attempt int) time.Duration {
+	ceiling := q.cfg.BackoffCap
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt <= 62 {
+		if d := q.cfg.BackoffBase << (attempt - 1); d > 0 && d>>(attempt-1) == q.cfg.BackoffBase && d < ceiling {
+			ceiling = d
+		}
+	}
+	return time.Duration(q.cfg.Rand(int64(ceiling) + 1))
+}
+
+// record writes a batch of results in one transaction: the attempts, then
+// each delivery's new state, but only where the claim still holds (state
+// running with the same attempt number), so a result that comes back
+// after its lease was taken over changes nothing but the log.
+func (q *Queue) record(ctx context.Context, batch []result) error {
+	now := q.now()
+	attempts := make([]attemptRow, len(batch))
+	verdicts := make([]verdict, len(batch))
+	var delivered, skipped []result
+	for i, r := range batch {
+		attempts[i] = attemptRow{DeliveryID: r.c.ID, At: r.at, DurationMS: r.duration.Milliseconds(),
+			Outcome: string(r.outcome), Error: r.errText}
+		verdicts[i] = q.judge(r, now)
+		switch verdicts[i].state {
+		case Delivered:
+			delivered = append(delivered, r)
+		case Skipped:
+			skipped = append(skipped, r)
+		}
+	}
+	err := q.cfg.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(&attempts).Exec(ctx); err != nil {
+			return fmt.Errorf("insert attempts: %w", err)
+		}
+		if err := finishAll(ctx, tx, delivered, "state = 'delivered', delivered_at = ?, last_error = ''", now); err != nil {
+			return err
+		}
+		if err := finishAll(ctx, tx, skipped, "state = 'skipped', last_error = ''"); err != nil {
+			return err
+		}
+		for i, r := range batch {
+			var err error
+			switch v := verdicts[i]; v.state {
+			case Failed:
+				err = finishOne(ctx, tx, r, "state = 'failed', last_error = ?", v.lastError)
+			case Pending:
+				err = retryLater(ctx, tx, r, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %d delivery results: %w", len(batch), err)
+	}
+	for i, r := range batch {
+		q.observe(r, verdicts[i], now)
+	}
+	return nil
+}
+
+// finishAll moves many claimed deliveries to one final state with one
+// statement; set may use args.
+func finishAll(ctx context.Context, tx bun.Tx, rs []result, set string, args ...any) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	claims := make([]byte, 0, 24*len(rs))
+	for i, r := range rs {
+		if i > 0 {
+			claims = append(claims, ", "...)
+		}
+		claims = fmt.Appendf(claims, "(%d, %d)", r.c.ID, r.c.Attempt)
+	}
+	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
+WHERE state = 'running' AND (id, attempts) IN (VALUES `+string(claims)+`)`, args...).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("finish %d deliveries: %w", len(rs), err)
+	}
+	return nil
+}
+
+func finishOne(ctx context.Context, tx bun.Tx, r result, set string, args ...any) error {
+	args = append(args, r.c.ID, r.c.Attempt)
+	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
+WHERE id = ? AND attempts = ? AND state = 'running'`, args...).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("finish delivery %d: %w", r.c.ID, err)
+	}
+	return nil
+}
+
+// retryLater hands a delivery back for its next attempt, and makes the
+// later deliveries of its plugin and session due no earlier, since they
+// must wait for it anyway.
+func retryLater(ctx context.Context, tx bun.Tx, r result, v verdict) error {
+	res, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, last_error = ?, lease_until = NULL
+WHERE id = ? AND attempts = ? AND state = 'running'`, v.nextAt, v.lastError, r.c.ID, r.c.Attempt).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("reschedule delivery %d: %w", r.c.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	_, err = tx.NewRaw(`UPDATE plugin_deliveries SET next_at = ?
+WHERE plugin_id = ? AND session_id = ? AND state IN ('pending', 'running') AND state = 'pending'
+AND event_id > ? AND next_at < ?`, v.nextAt, r.c.Plugin, r.c.SessionID, r.c.EventID, v.nextAt).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("hold back the deliveries after %d: %w", r.c.ID, err)
+	}
+	return nil
+}
+
+// expireLeases hands back running deliveries whose lease has expired: their
+// worker died or lost the database. Each gets an attempt logged as an error.
+func (q *Queue) expireLeases(ctx context.Context) (int, error) {
+	now := q.now()
+	return q.handBack(ctx, "the delivery's lease expired before its result was recorded",
+		"state = 'running' AND lease_until <= ?", now)
+}
+
+// handBack turns the running deliveries matched by where back to pending,
+// due now, logging an error attempt for each.
+func (q *Queue) handBack(ctx context.Context, why, where string, args ...any) (int, error) {
+	now := q.now()
+	var n int
+	err := q.cfg.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var ids []int64
+		err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, lease_until = NULL, last_error = ?
+WHERE `+where+` RETURNING id`, append([]any{now, why}, args...)...).Scan(ctx, &ids)
+		if err != nil {
+			return err
+		}
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		attempts := make([]attemptRow, n)
+		for i, id := range ids {
+			attempts[i] = attemptRow{DeliveryID: id, At: now, Outcome: string(OutcomeError), Error: why}
+		}
+		_, err = tx.NewInsert().Model(&attempts).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("hand back running deliveries: %w", err)
+	}
+	if n > 0 {
+		q.log.Warn("handed back running deliveries", "deliveries", n, "reason", why)
+		q.Wake()
+	}
+	return n, nil
+}
+
+// maxErrorLen bounds the error texts kept, so a verbose failure cannot
+// bloat the tables.
+const maxErrorLen = 1000
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 { // do not cut a UTF-8 sequence
+		n--
+	}
+	return s[:n] + "..."
+}

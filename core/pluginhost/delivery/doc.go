@@ -1,0 +1,36 @@
+// Package delivery owns plugin_deliveries and plugin_delivery_attempts: the durable,
+// per-(plugin, session) ordered queue that carries outbox events to plugins, with retries, replay and a delivery log.
+// It never talks to plugin processes (its caller's Deliver does) and never reads sessions or session_events.
+//
+// # Why not River
+//
+// River would give durable jobs and retries, but ordered execution per key
+// (River's "sequences") is a River Pro feature, and its SQLite driver is
+// young; we need order per (plugin, session) on both SQLite and PostgreSQL.
+// So the queue is table-driven, in the style of core/queue's timers: plain
+// rows, claimed with one conditional UPDATE ... RETURNING (PostgreSQL, and
+// SQLite >= 3.35 as in modernc.org/sqlite), results written in batched
+// transactions.
+//
+// # Guarantees
+//
+//   - At least once: a delivery row is written in the transaction that
+//     writes the outbox row (Enqueue), so a committed event is never lost.
+//     A claim sets state running with a lease; a hub that dies mid-delivery
+//     leaves the row running, and Recover (at start) or the lease's expiry
+//     (any node) hands it back. Plugins de-duplicate on the stable ID
+//     "evt_<event_id>".
+//   - Order per (plugin, session): only the unfinished delivery with the
+//     lowest event_id of a (plugin, session) can be claimed, so a retrying
+//     delivery holds back the later ones of its session; a failed or
+//     skipped one does not. Event ids must therefore be committed in order
+//     per session, which core/sessions ensures by locking the session row.
+//     A replayed delivery is re-sent after later ones, by nature.
+//   - Never twice at once: a claim is a conditional update, and a result is
+//     recorded only if the claim (state running, same attempt number) still
+//     holds. The lease is longer than the delivery timeout, so a delivery
+//     is only taken over once its first worker has given up on it.
+//   - Retries: exponential backoff with full jitter, or the plugin's
+//     RetryAfter, for up to MaxAge (three days) after the first attempt;
+//     then failed. Replay opens a fresh window.
+package delivery

@@ -1,0 +1,162 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Filter selects entries of a plugin's delivery log.
+type Filter struct {
+	State    State     // "" means any
+	From, To time.Time // event time in [From, To); zero means unbounded
+	Limit    int       // 0 means DefaultLogLimit; at most MaxLogLimit
+	BeforeID int64     // only deliveries with a lower id: the next page
+}
+
+// Limits of one page of the delivery log.
+const (
+	DefaultLogLimit = 50
+	MaxLogLimit     = 500
+)
+
+// DeliveryView is a delivery as the log shows it, with every attempt.
+type DeliveryView struct {
+	ID          int64
+	Plugin      string
+	EventID     int64
+	StableID    string
+	SessionID   int64
+	Type        string
+	ActorID     int64
+	Payload     json.RawMessage
+	EventAt     time.Time
+	State       State
+	Attempts    int
+	NextAt      time.Time // with Pending: not before
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+	LastError   string
+	History     []Attempt // oldest first
+}
+
+// Attempt is one attempt of a delivery.
+type Attempt struct {
+	At       time.Time
+	Duration time.Duration
+	Outcome  Outcome
+	Error    string
+}
+
+// Deliveries returns a page of plugin's delivery log, newest first.
+func (q *Queue) Deliveries(ctx context.Context, plugin string, f Filter) ([]DeliveryView, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
+	limit = min(limit, MaxLogLimit)
+	var rows []deliveryRow
+	sel := q.cfg.DB.NewSelect().Model(&rows).Where("plugin_id = ?", plugin)
+	if f.State != "" {
+		sel = sel.Where("state = ?", string(f.State))
+	}
+	if !f.From.IsZero() {
+		sel = sel.Where("event_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		sel = sel.Where("event_at < ?", f.To.UTC())
+	}
+	if f.BeforeID > 0 {
+		sel = sel.Where("id < ?", f.BeforeID)
+	}
+	if err := sel.OrderExpr("id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list deliveries of plugin %s: %w", plugin, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make([]DeliveryView, len(rows))
+	byID := make(map[int64]*DeliveryView, len(rows))
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = DeliveryView{
+			ID: r.ID, Plugin: r.PluginID, EventID: r.EventID, StableID: StableID(r.EventID),
+			SessionID: r.SessionID, Type: r.EventType, ActorID: r.ActorID, Payload: json.RawMessage(r.Payload),
+			EventAt: r.EventAt.UTC(), State: State(r.State), Attempts: r.Attempts, NextAt: r.NextAt.UTC(),
+			CreatedAt: r.CreatedAt.UTC(), DeliveredAt: utcPtr(r.DeliveredAt), LastError: r.LastError,
+		}
+		byID[r.ID] = &out[i]
+		ids[i] = r.ID
+	}
+	var attempts []attemptRow
+	err := q.cfg.DB.NewSelect().Model(&attempts).Where("delivery_id IN (?)", bun.In(ids)).OrderExpr("id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts of plugin %s: %w", plugin, err)
+	}
+	for _, a := range attempts {
+		v := byID[a.DeliveryID]
+		v.History = append(v.History, Attempt{At: a.At.UTC(), Duration: time.Duration(a.DurationMS) * time.Millisecond,
+			Outcome: Outcome(a.Outcome), Error: a.Error})
+	}
+	return out, nil
+}
+
+// Replay sends a failed delivery again: it becomes pending, due now, with a
+// fresh retry window; its attempts stay in the log. It returns 1, or 0 when
+// plugin has no failed delivery with that id.
+func (q *Queue) Replay(ctx context.Context, plugin string, id int64) (int, error) {
+	n, err := q.replay(ctx, "plugin_id = ? AND id = ?", plugin, id)
+	if err != nil {
+		return 0, fmt.Errorf("replay delivery %d of plugin %s: %w", id, plugin, err)
+	}
+	return n, nil
+}
+
+// ReplayRange replays every failed delivery of plugin whose event happened
+// in [from, to), and returns how many.
+func (q *Queue) ReplayRange(ctx context.Context, plugin string, from, to time.Time) (int, error) {
+	n, err := q.replay(ctx, "plugin_id = ? AND event_at >= ? AND event_at < ?", plugin, from.UTC(), to.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("replay deliveries of plugin %s from %s to %s: %w", plugin, from, to, err)
+	}
+	return n, nil
+}
+
+func (q *Queue) replay(ctx context.Context, where string, args ...any) (int, error) {
+	now := q.now()
+	res, err := q.cfg.DB.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?,
+	window_start = NULL, window_attempts = 0, lease_until = NULL
+WHERE state = 'failed' AND `+where, append([]any{now}, args...)...).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		q.log.Info("replaying failed deliveries", "deliveries", n)
+		q.Wake()
+	}
+	return int(n), nil
+}
+
+// Recover hands back every delivery this node (Config.Node) left running,
+// to be sent again at once: call it when the hub starts, before Run, so
+// that deliveries cut short by a crash are not held until their lease
+// expires. Each gets an error attempt in the log.
+func (q *Queue) Recover(ctx context.Context) (int, error) {
+	return q.handBack(ctx, "interrupted: the hub stopped during the delivery",
+		"state = 'running' AND claimed_by = ?", q.cfg.Node)
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

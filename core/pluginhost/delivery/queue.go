@@ -1,0 +1,274 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/store"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultConcurrency  = 16
+	DefaultPollInterval = 250 * time.Millisecond
+	DefaultTimeout      = 30 * time.Second
+	DefaultLease        = 2 * time.Minute
+	DefaultMaxAge       = 72 * time.Hour
+	DefaultBackoffBase  = time.Second
+	DefaultBackoffCap   = time.Hour
+)
+
+// maxRecordBatch bounds how many results one transaction records.
+const maxRecordBatch = 256
+
+// Config configures a Queue. Only DB and Deliver are required.
+type Config struct {
+	DB      *bun.DB
+	Deliver DeliverFunc
+	// Ready reports whether a plugin can take deliveries now (its process
+	// runs). Deliveries of a plugin that is not ready wait, without using
+	// attempts, until it is; call Wake when it becomes ready. nil means
+	// always ready.
+	Ready func(plugin string) bool
+
+	// Concurrency is how many deliveries of one plugin run at once on this
+	// node; the order per session holds whatever it is.
+	Concurrency  int
+	PollInterval time.Duration // how often to look for due work when not woken
+	Timeout      time.Duration // for one call of Deliver
+	// Lease is how long a claim holds before another worker may take the
+	// delivery over; it must exceed Timeout.
+	Lease time.Duration
+	// MaxAge is how long after its first attempt (or replay) a delivery is
+	// retried before it fails.
+	MaxAge      time.Duration
+	BackoffBase time.Duration
+	BackoffCap  time.Duration
+	// Node names this hub node in claims, so that Recover hands back only
+	// the deliveries this node was running. Nodes sharing a database need
+	// distinct names that survive a restart.
+	Node string
+
+	Now  func() time.Time      // nil means time.Now
+	Rand func(n int64) int64   // a number in [0, n); nil means math/rand/v2
+	Log  hclog.Logger          // nil means no logging
+	Reg  prometheus.Registerer // nil means no metrics are exposed
+}
+
+// Queue claims due deliveries and runs them through Deliver, concurrently
+// across plugins and sessions and in order within one (plugin, session).
+type Queue struct {
+	cfg     Config
+	pg      bool
+	log     hclog.Logger
+	metrics *metrics
+	wake    chan struct{}
+
+	mu       sync.Mutex
+	inflight map[string]int // running deliveries per plugin, claimed by this Queue
+}
+
+// New checks cfg, fills in defaults and registers the queue's metrics.
+func New(cfg Config) (*Queue, error) {
+	if cfg.DB == nil || cfg.Deliver == nil {
+		return nil, errors.New("delivery queue: DB and Deliver are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.PollInterval, DefaultPollInterval)
+	def(&cfg.Timeout, DefaultTimeout)
+	def(&cfg.Lease, DefaultLease)
+	def(&cfg.MaxAge, DefaultMaxAge)
+	def(&cfg.BackoffBase, DefaultBackoffBase)
+	def(&cfg.BackoffCap, DefaultBackoffCap)
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Lease <= cfg.Timeout {
+		return nil, fmt.Errorf("delivery queue: lease %s must exceed the delivery timeout %s", cfg.Lease, cfg.Timeout)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Int64N
+	}
+	log := cfg.Log
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	q := &Queue{
+		cfg:      cfg,
+		pg:       store.DialectOf(cfg.DB) == store.Postgres,
+		log:      log,
+		metrics:  newMetrics(cfg.DB),
+		wake:     make(chan struct{}, 1),
+		inflight: map[string]int{},
+	}
+	if cfg.Reg != nil {
+		if err := q.metrics.register(cfg.Reg); err != nil {
+			return nil, fmt.Errorf("delivery queue: register metrics: %w", err)
+		}
+	}
+	return q, nil
+}
+
+func (q *Queue) now() time.Time { return q.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Wake makes Run look for due deliveries now instead of at its next poll.
+// Call it after committing a transaction that enqueued deliveries, and when
+// a plugin becomes ready.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is cancelled, then waits for the deliveries under
+// way (whose context is cancelled too) and records their outcome. Database
+// errors are logged and retried at the next poll. Call Recover before the
+// first Run of a process.
+func (q *Queue) Run(ctx context.Context) {
+	results := make(chan result, maxRecordBatch)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		q.recordLoop(results)
+	}()
+
+	var running sync.WaitGroup
+	ticker := time.NewTicker(q.cfg.PollInterval)
+	defer ticker.Stop()
+	for ctx.Err() == nil {
+		more, err := q.dispatch(ctx, results, &running)
+		if err != nil && ctx.Err() == nil {
+			q.log.Error("claiming deliveries failed", "error", err)
+			more = false
+		}
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-q.wake:
+		case <-ticker.C:
+			if _, err := q.expireLeases(ctx); err != nil && ctx.Err() == nil {
+				q.log.Error("taking back expired deliveries failed", "error", err)
+			}
+		}
+	}
+	running.Wait()
+	close(results)
+	<-recorded
+}
+
+// dispatch claims due deliveries for every ready plugin with free slots and
+// starts them. more reports that a plugin filled its batch and still has
+// free slots, so there may be more to claim at once.
+func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sync.WaitGroup) (more bool, err error) {
+	plugins, err := q.pendingPlugins(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range plugins {
+		if q.cfg.Ready != nil && !q.cfg.Ready(p) {
+			continue
+		}
+		free := q.cfg.Concurrency - q.inflightOf(p)
+		if free <= 0 {
+			continue
+		}
+		n := min(free, maxRecordBatch)
+		claimed, err := q.claim(ctx, p, n)
+		if err != nil {
+			return false, err
+		}
+		q.addInflight(p, len(claimed))
+		for _, c := range claimed {
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				results <- q.attempt(ctx, c)
+			}()
+		}
+		if len(claimed) == n && free > n {
+			more = true
+		}
+	}
+	return more, nil
+}
+
+func (q *Queue) inflightOf(plugin string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.inflight[plugin]
+}
+
+func (q *Queue) addInflight(plugin string, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight[plugin] += n
+	if q.inflight[plugin] <= 0 {
+		delete(q.inflight, plugin)
+	}
+}
+
+// recordLoop writes results in batches: whatever has arrived while the
+// previous batch was being written goes into the next transaction. Slots
+// are freed once a result is committed, never before, so a session's next
+// delivery cannot be claimed while its predecessor still looks running.
+func (q *Queue) recordLoop(results <-chan result) {
+	batch := make([]result, 0, maxRecordBatch)
+	for r := range results {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		q.recordWithRetry(batch)
+		for _, r := range batch {
+			q.addInflight(r.c.Plugin, -1)
+		}
+		q.Wake()
+	}
+}
+
+// recordWithRetry records a batch, trying a few times while the database is
+// unavailable. If it never succeeds the rows stay running and are taken
+// back when their lease expires: the deliveries are sent again.
+func (q *Queue) recordWithRetry(batch []result) {
+	var err error
+	for try := range 5 {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = q.record(ctx, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	q.log.Error("recording delivery results failed; they will be delivered again after their lease",
+		"deliveries", len(batch), "error", err)
+}

@@ -1,0 +1,3 @@
+DROP TABLE plugin_delivery_attempts;
+--bun:split
+DROP TABLE plugin_deliveries;
