@@ -77,7 +77,7 @@ UPDATE plugin_deliveries SET state = 'running',
 WHERE id IN (SELECT id FROM picked) AND state = 'pending'
 RETURNING id, plugin_id, event_id, session_id, event_type, actor_id, payload, event_at,
 	attempts, window_start, window_attempts`,
-		plugin, now, n, 		now, now.Add(q.cfg.Lease), q.cfg.Node).Scan(ctx, &rows)
+		plugin, now, n, now, now.Add(q.cfg.Lease), q.cfg.Node).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries of plugin %s: %w", plugin, err)
 	}

@@ -189,7 +189,9 @@ func TestPermanentAndSkip(t *testing.T) {
 	}{
 		{"permanent", func(Delivery) (sdk.Result, error) { return sdk.Failed("no such contact"), nil },
 			Failed, OutcomePermanent, "no such contact"},
-		{"skip", func(Delivery) (sdk.Result, error) { return sdk.Result{}, fmt.Errorf("disabled for unit 3: %w", ErrSkip) },
+		{"skip", func(Delivery) (sdk.Result, error) {
+			return sdk.Result{}, fmt.Errorf("disabled for unit 3: %w", ErrSkip)
+		},
 			Skipped, OutcomeSkipped, "disabled for unit 3: delivery skipped"},
 		{"unknown outcome", func(Delivery) (sdk.Result, error) { return sdk.Result{Outcome: 9}, nil },
 			Pending, OutcomeError, "plugin answered with unknown outcome 9"},
