@@ -27,6 +27,7 @@ type Description struct {
 	Name         string
 	Version      string
 	Capabilities []string // filled in by Serve from the interfaces implemented
+	Formats      []string // filled in by Serve from Codec.Formats
 }
 
 // Plugin is the one interface every plugin implements.
@@ -92,9 +93,9 @@ type RuleFile struct {
 // Event is one session event as the hub delivers it. ID is stable across
 // redeliveries: receivers de-duplicate on it.
 type Event struct {
-	ID        string          // "evt_<Seq>"
-	Seq       int64           // the hub's outbox sequence; increasing per session
-	Type      string          // e.g. "session.picked_up", "session.closed", "message.chat"
+	ID        string // "evt_<Seq>"
+	Seq       int64  // the hub's outbox sequence; increasing per session
+	Type      string // e.g. "session.picked_up", "session.closed", "message.chat"
 	SessionID int64
 	ActorID   int64 // member who caused it; 0 for the customer or the system
 	At        time.Time

@@ -1,5 +1,3 @@
-// Package plugintest tests Tether plugins in isolation: an in-memory fake of
-// the host API and a harness that runs a plugin binary against it.
 package plugintest
 
 import (
@@ -13,12 +11,16 @@ import (
 
 // FakeHost is an in-memory sdk.Host. Tests seed Sessions and read back what
 // the plugin did (Notes, Fields, Surveys, KV, Metrics). It is safe for
-// concurrent use.
+// concurrent use. A plugin in another process calls it from gRPC
+// goroutines the race detector cannot link to the test's, so tests read
+// it through the locked accessors (NotesFor, MetricsEmitted, ...) rather
+// than the fields.
 type FakeHost struct {
 	mu       sync.Mutex
 	sessions map[int64]sdk.Session
 	kv       map[string][]byte
 	nextID   int64
+	failures map[string]error
 
 	Notes   map[int64][]string
 	Surveys map[int64][]sdk.Survey
@@ -31,7 +33,63 @@ var _ sdk.Host = (*FakeHost)(nil)
 // NewFakeHost returns an empty fake host.
 func NewFakeHost() *FakeHost {
 	return &FakeHost{sessions: map[int64]sdk.Session{}, kv: map[string][]byte{}, nextID: 1000,
-		Notes: map[int64][]string{}, Surveys: map[int64][]sdk.Survey{}}
+		failures: map[string]error{}, Notes: map[int64][]string{}, Surveys: map[int64][]sdk.Survey{}}
+}
+
+// Fail makes every later call of the sdk.Host method named method
+// ("AddNote", "KVGet", ...) return err, until Fail(method, nil). Wrap
+// sdk.ErrNotFound, sdk.ErrPermission or sdk.ErrInvalid to see how the
+// plugin takes the hub's refusals.
+func (h *FakeHost) Fail(method string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		delete(h.failures, method)
+		return
+	}
+	if h.failures == nil {
+		h.failures = map[string]error{}
+	}
+	h.failures[method] = err
+}
+
+// failure is the injected error of method; the caller holds h.mu.
+func (h *FakeHost) failure(method string) error { return h.failures[method] }
+
+// NotesFor returns the notes added to a session, in order.
+func (h *FakeHost) NotesFor(sessionID int64) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.Notes[sessionID]...)
+}
+
+// SurveysFor returns the surveys recorded for a session, in order.
+func (h *FakeHost) SurveysFor(sessionID int64) []sdk.Survey {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.Survey(nil), h.Surveys[sessionID]...)
+}
+
+// MetricsEmitted returns the metrics recorded so far, in order.
+func (h *FakeHost) MetricsEmitted() []sdk.Metric {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.Metric(nil), h.Metrics...)
+}
+
+// SessionsCreated returns the private-session requests, in order.
+func (h *FakeHost) SessionsCreated() []sdk.CreateSession {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.CreateSession(nil), h.Created...)
+}
+
+// StoredSession returns a session as stored, all messages included.
+func (h *FakeHost) StoredSession(id int64) (sdk.Session, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.sessions[id]
+	return s, ok
 }
 
 // PutSession stores or replaces a session.
@@ -45,9 +103,12 @@ func (h *FakeHost) PutSession(s sdk.Session) {
 func (h *FakeHost) Session(_ context.Context, id int64, opts sdk.SessionOptions) (sdk.Session, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("Session"); err != nil {
+		return sdk.Session{}, err
+	}
 	s, ok := h.sessions[id]
 	if !ok {
-		return sdk.Session{}, fmt.Errorf("session %d: not found", id)
+		return sdk.Session{}, fmt.Errorf("session %d: %w", id, sdk.ErrNotFound)
 	}
 	var msgs []sdk.Message
 	for _, m := range s.Messages {
@@ -63,6 +124,9 @@ func (h *FakeHost) Session(_ context.Context, id int64, opts sdk.SessionOptions)
 func (h *FakeHost) CreatePrivateSession(_ context.Context, req sdk.CreateSession) (sdk.CreatedSession, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("CreatePrivateSession"); err != nil {
+		return sdk.CreatedSession{}, err
+	}
 	h.nextID++
 	h.Created = append(h.Created, req)
 	h.sessions[h.nextID] = sdk.Session{ID: h.nextID, Kind: "private", State: "pending", CFields: req.CFields, TrackingID: req.TrackingID}
@@ -73,6 +137,9 @@ func (h *FakeHost) CreatePrivateSession(_ context.Context, req sdk.CreateSession
 func (h *FakeHost) AddNote(_ context.Context, sessionID int64, text string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("AddNote"); err != nil {
+		return err
+	}
 	h.Notes[sessionID] = append(h.Notes[sessionID], text)
 	return nil
 }
@@ -81,16 +148,19 @@ func (h *FakeHost) AddNote(_ context.Context, sessionID int64, text string) erro
 func (h *FakeHost) SetFields(_ context.Context, sessionID int64, u sdk.FieldUpdate) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("SetFields"); err != nil {
+		return err
+	}
 	s, ok := h.sessions[sessionID]
 	if !ok {
-		return fmt.Errorf("session %d: not found", sessionID)
+		return fmt.Errorf("session %d: %w", sessionID, sdk.ErrNotFound)
 	}
 	if u.TrackingID != nil {
 		s.TrackingID = *u.TrackingID
 	}
 	for i, v := range u.CFields {
 		if i < 0 || i >= len(s.CFields) {
-			return fmt.Errorf("cfields[%d]: index out of range 0..5", i)
+			return fmt.Errorf("cfields[%d]: index out of range 0..5: %w", i, sdk.ErrInvalid)
 		}
 		s.CFields[i] = v
 	}
@@ -102,6 +172,9 @@ func (h *FakeHost) SetFields(_ context.Context, sessionID int64, u sdk.FieldUpda
 func (h *FakeHost) RecordSurvey(_ context.Context, sessionID int64, sv sdk.Survey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("RecordSurvey"); err != nil {
+		return err
+	}
 	h.Surveys[sessionID] = append(h.Surveys[sessionID], sv)
 	return nil
 }
@@ -110,6 +183,9 @@ func (h *FakeHost) RecordSurvey(_ context.Context, sessionID int64, sv sdk.Surve
 func (h *FakeHost) KVGet(_ context.Context, key string) ([]byte, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("KVGet"); err != nil {
+		return nil, false, err
+	}
 	v, ok := h.kv[key]
 	return append([]byte(nil), v...), ok, nil
 }
@@ -118,6 +194,9 @@ func (h *FakeHost) KVGet(_ context.Context, key string) ([]byte, bool, error) {
 func (h *FakeHost) KVSet(_ context.Context, key string, value []byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("KVSet"); err != nil {
+		return err
+	}
 	h.kv[key] = append([]byte(nil), value...)
 	return nil
 }
@@ -126,6 +205,9 @@ func (h *FakeHost) KVSet(_ context.Context, key string, value []byte) error {
 func (h *FakeHost) KVDelete(_ context.Context, key string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("KVDelete"); err != nil {
+		return err
+	}
 	delete(h.kv, key)
 	return nil
 }
@@ -134,6 +216,9 @@ func (h *FakeHost) KVDelete(_ context.Context, key string) error {
 func (h *FakeHost) Metric(_ context.Context, m sdk.Metric) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.failure("Metric"); err != nil {
+		return err
+	}
 	h.Metrics = append(h.Metrics, m)
 	return nil
 }
