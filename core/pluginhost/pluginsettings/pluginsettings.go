@@ -17,6 +17,7 @@ import (
 	"github.com/tetherhq/tether/core/pluginhost/manifest"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/settings"
+	"github.com/tetherhq/tether/sdk"
 )
 
 // SectionPrefix starts the settings section of every plugin: "plugin.<id>".
@@ -228,6 +229,8 @@ func withoutSecrets(m manifest.Manifest, values map[string]any) map[string]any {
 	return out
 }
 
+var errNoKeyring = errors.New("plugin settings: no secret keyring configured, cannot seal or open secrets")
+
 // purpose binds a sealed secret to its plugin and setting.
 func purpose(pluginID, key string) []byte { return []byte(SectionPrefix + pluginID + "." + key) }
 
@@ -235,6 +238,9 @@ func (s *Service) open(m manifest.Manifest, key string, sealed any) (string, err
 	text, ok := sealed.(string)
 	if !ok {
 		return "", fmt.Errorf("plugin %s secret %s: stored value is not sealed text", m.ID, key)
+	}
+	if s.Keyring == nil {
+		return "", errNoKeyring
 	}
 	plain, err := s.Keyring.OpenFor(text, purpose(m.ID, key))
 	if err != nil {
@@ -339,9 +345,10 @@ type SaveRequest struct {
 	InScope func(settings.Unit) bool
 	// Configure, if set, lets the running plugin check the values the
 	// schema accepted (every setting, defaults applied, secrets in clear).
-	// An error with a FieldErrors() map[string]string method comes back as
-	// a validation fault with those fields; any other error is returned
-	// wrapped.
+	// A *sdk.ConfigError (what the plugin's Configure returns through the
+	// SDK) or an error with a FieldErrors() map[string]string method comes
+	// back as a validation fault with code plugin_refused and the same
+	// fields; any other error is returned wrapped.
 	Configure func(ctx context.Context, unitID int64, values map[string]any) error
 }
 
@@ -513,19 +520,32 @@ func same(m manifest.Manifest, set manifest.Setting, submitted, current any, has
 }
 
 func configureError(m manifest.Manifest, u settings.Unit, err error) error {
+	var ce *sdk.ConfigError
+	if errors.As(err, &ce) {
+		return refused(m, ce.Fields, ce.Message)
+	}
 	var fe FieldErrorer
 	if errors.As(err, &fe) {
 		if fields := fe.FieldErrors(); len(fields) > 0 {
-			out := fault.Fields(fields)
-			out.Code = "plugin_refused"
-			out.Message = fmt.Sprintf("%s refused these settings.", m.Name)
-			return out
+			return refused(m, fields, "")
 		}
 	}
 	if _, ok := fault.As(err); ok {
 		return err
 	}
 	return fmt.Errorf("plugin %s refused the settings of %s: %w", m.ID, u.Name, err)
+}
+
+// refused is the plugin's refusal as a validation fault, its field errors
+// intact so the form shows them beside the inputs.
+func refused(m manifest.Manifest, fields map[string]string, why string) *fault.Error {
+	out := fault.Fields(fields)
+	out.Code = "plugin_refused"
+	out.Message = fmt.Sprintf("%s refused these settings.", m.Name)
+	if why != "" && len(fields) == 0 {
+		out.Message = fmt.Sprintf("%s refused these settings: %s", m.Name, why)
+	}
+	return out
 }
 
 // seal builds the stored JSON: the unit's own keys that were sent (or
@@ -539,6 +559,9 @@ func (s *Service) seal(m manifest.Manifest, own []string, all, full map[string]a
 		}
 		v := full[k]
 		if set, _ := m.Setting(k); set.Secret {
+			if s.Keyring == nil {
+				return nil, errNoKeyring
+			}
 			sealed, err := s.Keyring.SealFor([]byte(v.(string)), purpose(m.ID, k))
 			if err != nil {
 				return nil, fmt.Errorf("plugin %s secret %s: %w", m.ID, k, err)

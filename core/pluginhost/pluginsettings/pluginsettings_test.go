@@ -22,6 +22,7 @@ import (
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/settings"
 	"github.com/tetherhq/tether/core/store/storetest"
+	"github.com/tetherhq/tether/sdk"
 )
 
 var _ pluginsettings.Manifests = (*catalogue.Catalogue)(nil)
@@ -312,6 +313,12 @@ func TestValidationOrderKeepsStoredValues(t *testing.T) {
 			if values["url"] == "https://broken.example" {
 				return errBroken
 			}
+			if values["url"] == "https://sdk.example" {
+				return &sdk.ConfigError{Message: "invalid settings", Fields: map[string]string{"url": "must end in /api"}}
+			}
+			if values["url"] == "https://whole.example" {
+				return &sdk.ConfigError{Message: "the CRM refused the API key"}
+			}
 			return nil
 		}
 		req := func(values map[string]any) pluginsettings.SaveRequest {
@@ -340,6 +347,16 @@ func TestValidationOrderKeepsStoredValues(t *testing.T) {
 		if called != 1 || got["api_key"] != apiKey || got["webhook"] != webhook || got["priority"] != int64(5) ||
 			got["mode"] != "safe" || got["greeting"] != "Hello" {
 			t.Errorf("Configure saw %v, want every setting with defaults and secrets in clear", got)
+		}
+		_, err = svc.Save(ctx, req(map[string]any{"url": "https://sdk.example"}))
+		fe, ok = fault.As(err)
+		if !ok || fe.Code != "plugin_refused" || !reflect.DeepEqual(fe.Fields, map[string]string{"url": "must end in /api"}) {
+			t.Fatalf("sdk.ConfigError = %v", err)
+		}
+		_, err = svc.Save(ctx, req(map[string]any{"url": "https://whole.example"}))
+		fe, ok = fault.As(err)
+		if !ok || fe.Kind != fault.Invalid || !strings.Contains(fe.Message, "the CRM refused the API key") {
+			t.Fatalf("sdk.ConfigError without fields = %v", err)
 		}
 		_, err = svc.Save(ctx, req(map[string]any{"url": "https://broken.example"}))
 		if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "crm") {
