@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -101,9 +100,4 @@ func fromStatus(err error) error {
 // unimplemented is the answer to a call of a capability the plugin lacks.
 func unimplemented(p Plugin, iface string) error {
 	return status.Errorf(codes.Unimplemented, "plugin %q does not implement sdk.%s", p.Describe().ID, iface)
-}
-
-// callError wraps the failure of one call to the plugin with the call's name.
-func callError(call string, err error) error {
-	return fmt.Errorf("plugin %s: %w", call, fromStatus(err))
 }

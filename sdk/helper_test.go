@@ -134,9 +134,16 @@ func (p *testPlugin) HandleEvent(ctx context.Context, e sdk.Event) sdk.Result {
 	case "log":
 		sdk.Logger().Info("logged from the plugin", "event_id", e.ID)
 		return sdk.Acked()
-	case "wait":
+	case "deadline":
+		d, ok := ctx.Deadline()
+		if !ok {
+			return sdk.Failed("no deadline")
+		}
+		return sdk.Result{Outcome: sdk.Ack, Message: time.Until(d).String()}
+	case "hang":
+		// Never answers, so the host's deadline always wins the race.
 		<-ctx.Done()
-		return sdk.RetryLater(0, ctx.Err().Error())
+		select {}
 	case "panic":
 		panic("the plugin panics mid-call")
 	case "exit":

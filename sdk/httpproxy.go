@@ -23,7 +23,7 @@ func (c *Conn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stream, err := c.pc.rpc.ServeHTTP(ctx)
 	if err != nil {
-		c.httpFailed(w, r, callError("serve HTTP", err))
+		c.httpFailed(w, r, c.callError("serve HTTP", err))
 		return
 	}
 	head := &pluginv1.HTTPRequestHead{
@@ -46,7 +46,7 @@ func (c *Conn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	recv := func() error { _, err := stream.Recv(); return err }
 	if err := stream.Send(&pluginv1.ServeHTTPRequest{Part: &pluginv1.ServeHTTPRequest_Head{Head: head}}); err != nil {
-		c.httpFailed(w, r, sendFailure("serve HTTP", err, recv))
+		c.httpFailed(w, r, c.sendFailure("serve HTTP", err, recv))
 		return
 	}
 
@@ -78,7 +78,7 @@ func (c *Conn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	first, err := stream.Recv()
 	if err != nil {
-		c.httpFailed(w, r, callError("serve HTTP", err))
+		c.httpFailed(w, r, c.callError("serve HTTP", err))
 		return
 	}
 	rh := first.GetHead()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Conn, error) {
 		client.Kill()
 		return nil, fmt.Errorf("launch plugin %s: dispense: %w", name, err)
 	}
-	c := &Conn{client: client, rpc: rpc, pc: raw.(*pluginClient), logger: logger, name: name}
+	c := &Conn{client: client, rpc: rpc, pc: raw.(*pluginClient), logger: logger, name: filepath.Base(name)}
 
 	id := c.pc.broker.NextId()
 	go c.pc.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
@@ -149,7 +150,7 @@ func allowedEnv() []string {
 func (c *Conn) Describe(ctx context.Context) (Description, error) {
 	resp, err := c.pc.rpc.Describe(ctx, &pluginv1.DescribeRequest{})
 	if err != nil {
-		return Description{}, callError("describe", err)
+		return Description{}, c.callError("describe", err)
 	}
 	return Description{
 		ID: resp.GetId(), Name: resp.GetName(), Version: resp.GetVersion(),
@@ -163,7 +164,7 @@ func (c *Conn) Describe(ctx context.Context) (Description, error) {
 func (c *Conn) Configure(ctx context.Context, req ConfigureRequest) error {
 	resp, err := c.pc.rpc.Configure(ctx, &pluginv1.ConfigureRequest{UnitId: req.UnitID, Settings: req.Settings})
 	if err != nil {
-		err = callError("configure", err)
+		err = c.callError("configure", err)
 		if errors.Is(err, ErrUnimplemented) {
 			return nil
 		}
@@ -186,7 +187,7 @@ func (c *Conn) Configure(ctx context.Context, req ConfigureRequest) error {
 func (c *Conn) Health(ctx context.Context) error {
 	resp, err := c.pc.rpc.Health(ctx, &pluginv1.HealthRequest{})
 	if err != nil {
-		err = callError("health", err)
+		err = c.callError("health", err)
 		if errors.Is(err, ErrUnimplemented) {
 			return nil
 		}
@@ -214,11 +215,11 @@ func (c *Conn) Ping() error {
 func (c *Conn) HandleEvent(ctx context.Context, e Event) (Result, error) {
 	resp, err := c.pc.rpc.HandleEvent(ctx, eventToProto(e))
 	if err != nil {
-		return Result{}, callError("handle event "+e.ID, err)
+		return Result{}, c.callError("handle event "+e.ID, err)
 	}
 	r, err := resultFromProto(resp)
 	if err != nil {
-		return Result{}, fmt.Errorf("plugin handle event %s: %w", e.ID, err)
+		return Result{}, fmt.Errorf("plugin %s: handle event %s: %w", c.name, e.ID, err)
 	}
 	return r, nil
 }
@@ -227,7 +228,7 @@ func (c *Conn) HandleEvent(ctx context.Context, e Event) (Result, error) {
 func (c *Conn) RuleFiles(ctx context.Context) ([]RuleFile, error) {
 	resp, err := c.pc.rpc.RuleFiles(ctx, &pluginv1.RuleFilesRequest{})
 	if err != nil {
-		return nil, callError("rule files", err)
+		return nil, c.callError("rule files", err)
 	}
 	files := make([]RuleFile, 0, len(resp.GetFiles()))
 	for _, f := range resp.GetFiles() {
@@ -244,10 +245,10 @@ func (c *Conn) Encode(ctx context.Context, format string, in io.Reader, out io.W
 	defer cancel()
 	stream, err := c.pc.rpc.Encode(ctx)
 	if err != nil {
-		return callError("encode "+format, err)
+		return c.callError("encode "+format, err)
 	}
 	if err := stream.Send(&pluginv1.EncodeRequest{Part: &pluginv1.EncodeRequest_Format{Format: format}}); err != nil {
-		return sendFailure("encode "+format, err, func() error { _, err := stream.Recv(); return err })
+		return c.sendFailure("encode "+format, err, func() error { _, err := stream.Recv(); return err })
 	}
 	readErr := make(chan error, 1)
 	go func() {
@@ -259,7 +260,7 @@ func (c *Conn) Encode(ctx context.Context, format string, in io.Reader, out io.W
 		}
 		var se sendError
 		if err != nil && !errors.As(err, &se) {
-			readErr <- fmt.Errorf("encode %s: read input: %w", format, err)
+			readErr <- fmt.Errorf("plugin %s: encode %s: read input: %w", c.name, format, err)
 			cancel()
 			return
 		}
@@ -276,12 +277,12 @@ func (c *Conn) Encode(ctx context.Context, format string, in io.Reader, out io.W
 			if rerr := <-readErr; rerr != nil {
 				return rerr
 			}
-			return callError("encode "+format, err)
+			return c.callError("encode "+format, err)
 		}
 		if _, err := out.Write(m.GetOutput()); err != nil {
 			cancel()
 			<-readErr
-			return fmt.Errorf("encode %s: write output: %w", format, err)
+			return fmt.Errorf("plugin %s: encode %s: write output: %w", c.name, format, err)
 		}
 	}
 	return <-readErr
@@ -289,13 +290,13 @@ func (c *Conn) Encode(ctx context.Context, format string, in io.Reader, out io.W
 
 // sendFailure returns why a stream's Send failed: Send itself only says
 // io.EOF, the plugin's status comes with the next Recv.
-func sendFailure(call string, err error, recv func() error) error {
+func (c *Conn) sendFailure(call string, err error, recv func() error) error {
 	if err == io.EOF {
 		if rerr := recv(); rerr != nil && rerr != io.EOF {
 			err = rerr
 		}
 	}
-	return callError(call, err)
+	return c.callError(call, err)
 }
 
 // Exited reports whether the plugin process has exited.
@@ -309,3 +310,9 @@ func (c *Conn) Done() <-chan struct{} { return c.pc.done.Done() }
 // seconds), then with SIGKILL. It returns when the process is gone, and is
 // safe to call more than once.
 func (c *Conn) Kill() { c.client.Kill() }
+
+// callError says which plugin and call failed; the cause unwraps to
+// ErrUnimplemented, ErrInvalid ... or a context error where it is one.
+func (c *Conn) callError(call string, err error) error {
+	return fmt.Errorf("plugin %s: %s: %w", c.name, call, fromStatus(err))
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -221,17 +222,28 @@ func TestHandleEventResults(t *testing.T) {
 	}
 }
 
-// The host's deadline reaches the plugin's context.
+// The host's deadline reaches the plugin's context, and a plugin that
+// overruns it is a transport failure.
 func TestHandleEventDeadline(t *testing.T) {
 	conn := launch(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err := conn.HandleEvent(ctx, sdk.Event{ID: "evt_1", Type: "wait"})
+	res, err := conn.HandleEvent(ctx, sdk.Event{ID: "evt_1", Type: "deadline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, err := time.ParseDuration(res.Message); err != nil || left <= 0 || left > 20*time.Second {
+		t.Errorf("the plugin's deadline was %q away, want within the host's 20 s", res.Message)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = conn.HandleEvent(ctx, sdk.Event{ID: "evt_2", Type: "hang"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("HandleEvent = %v, want a transport error that is context.DeadlineExceeded", err)
 	}
 	// The plugin is still fine afterwards.
-	if _, err := conn.HandleEvent(ctxT(t), sdk.Event{ID: "evt_2", Type: "log"}); err != nil {
+	if _, err := conn.HandleEvent(ctxT(t), sdk.Event{ID: "evt_3", Type: "log"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -526,7 +538,7 @@ func TestEncode(t *testing.T) {
 	}{
 		{"unknown format", "webm", strings.NewReader("x"), sdk.ErrInvalid, `format "webm" is not one of`},
 		{"codec error", "fail", strings.NewReader("x"), nil, "the codec broke on the first frame"},
-		{"input error", "upper", io.MultiReader(strings.NewReader("abc"), errReader{errors.New("disk gone")}), nil, "read input: disk gone"},
+		{"input error", "upper", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(errors.New("disk gone"))), nil, "read input: disk gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,10 +549,6 @@ func TestEncode(t *testing.T) {
 		})
 	}
 }
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 func TestChecksumMismatchRefused(t *testing.T) {
 	cmd := plugintest.Self(t)
@@ -553,6 +561,7 @@ func TestChecksumMismatchRefused(t *testing.T) {
 	if !errors.Is(err, sdk.ErrChecksumMismatch) || !errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 		t.Errorf("error %v does not wrap ErrChecksumMismatch and go-plugin's ErrChecksumsDoNotMatch", err)
 	}
+	t.Logf("Launch error: %v", err)
 	if !strings.Contains(err.Error(), "checksum does not match the catalogue") || !strings.Contains(err.Error(), cmd.Path) {
 		t.Errorf("error %q does not say clearly which binary fails the catalogue's checksum", err)
 	}
