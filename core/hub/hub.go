@@ -21,6 +21,7 @@ import (
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
+	"github.com/tetherhq/tether/core/web"
 )
 
 // Config is what the binary hands the hub.
@@ -127,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.API.RelayCustomer, h.API.RelayTechnician = h.Relay.CustomerHandler(), h.Relay.TechnicianHandler()
 	h.API.Notes = func(ctx context.Context, id int64) ([]string, error) { return notesOf(ctx, rlog, id) }
-	h.handler = h.API.Handler(cfg.Registry)
+	h.handler = web.New(web.Config{API: h.API.Handler(cfg.Registry), Auth: h.Auth, Org: h.Org, Settings: h.Settings, Sessions: h.Sessions, Log: cfg.Log.Named("web")})
 	return h, nil
 }
 
