@@ -179,6 +179,8 @@ func ruleText(fe validator.FieldError) string {
 		return "must be a UUID"
 	case "alphanum":
 		return "must contain only letters and digits"
+	case "semver":
+		return "must be a version such as 1.2.3"
 	case "startswith":
 		return fmt.Sprintf("must start with %q", p)
 	case "min", "gte":
