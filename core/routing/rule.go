@@ -71,10 +71,12 @@ type CompiledRule struct {
 func CompileRule(r Rule) (CompiledRule, error) {
 	errs := checkStructure(r)
 	c := CompiledRule{Rule: r, steps: effectiveSteps(r.Then)}
-	if p, err := Compile(r.When, KindPredicate); err != nil {
-		errs = append(errs, exprFieldError("when", err, "session, clock and queue"))
-	} else {
-		c.when = p
+	if r.When != "" { // an empty when is reported by checkStructure
+		if p, err := Compile(r.When, KindPredicate); err != nil {
+			errs = append(errs, exprFieldError("when", err, "session, clock and queue"))
+		} else {
+			c.when = p
+		}
 	}
 	c.filters = make([]*Program, len(c.steps))
 	for i, s := range r.Then.Steps {
