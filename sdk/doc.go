@@ -1,5 +1,6 @@
 // Package sdk is everything a plugin author needs to write a Tether plugin,
-// and nothing of the hub's core: it must never import core/... .
-// A plugin implements the small capability interfaces of this package and
-// calls Serve; the gRPC protocol (sdk/proto, v1) stays out of its sight.
+// and both ends of its transport: Serve (plugin side), Launch and Conn (hub
+// side), the host API over go-plugin's broker, and DecodeConfig. It must
+// never import core/...; the gRPC protocol (sdk/proto, v1) stays out of a
+// plugin author's sight.
 package sdk

@@ -239,7 +239,8 @@ func (c *Conn) RuleFiles(ctx context.Context) ([]RuleFile, error) {
 
 // Encode streams in through the plugin's codec into out. If reading in
 // fails, the plugin's call is cancelled rather than ended, so it never
-// takes a cut input for a complete one.
+// takes a cut input for a complete one. Like io.Copy, Encode returns only
+// once it has stopped reading in: an in that blocks holds it up.
 func (c *Conn) Encode(ctx context.Context, format string, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
