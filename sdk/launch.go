@@ -33,7 +33,8 @@ type LaunchConfig struct {
 	// Logger receives go-plugin's messages and the plugin's own log lines
 	// (under a sub-logger named after the executable). Nil: hclog.L().
 	Logger hclog.Logger
-	// StartTimeout bounds the start and handshake. Zero: 30 seconds.
+	// StartTimeout bounds the start and handshake, and then the plugin's
+	// Provision. Zero: DefaultStartTimeout.
 	StartTimeout time.Duration
 }
 
@@ -126,7 +127,10 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Conn, error) {
 		pluginv1.RegisterHostServer(s, &hostServer{host: cfg.Host})
 		return s
 	})
-	if _, err := c.pc.rpc.Provision(ctx, &pluginv1.ProvisionRequest{HostBrokerId: id}); err != nil {
+	// A plugin stuck in Provision must not hold up the hub's start.
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := c.pc.rpc.Provision(pctx, &pluginv1.ProvisionRequest{HostBrokerId: id}); err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("launch plugin %s: provision: %w", name, fromStatus(err))
 	}
