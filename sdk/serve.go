@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -54,12 +55,29 @@ func Serve(p Plugin, opts ...ServeOption) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	go exitWithParent(cfg.logger, os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: pluginSets(p),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           cfg.logger,
 	})
+}
+
+// exitWithParent ends the plugin when the host that started it is gone:
+// a hub killed with SIGKILL cannot stop its plugins, and orphans would keep
+// running with nobody to talk to. When the parent dies the process is
+// re-parented, so its parent PID changes.
+func exitWithParent(log hclog.Logger, parent int, every time.Duration) {
+	if parent <= 1 {
+		return // started by init or a container runtime: nothing to watch
+	}
+	for range time.Tick(every) {
+		if os.Getppid() != parent {
+			log.Warn("the hub that started this plugin is gone; exiting", "parent", parent)
+			os.Exit(3)
+		}
+	}
 }
 
 type hostKey struct{}

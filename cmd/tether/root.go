@@ -69,7 +69,7 @@ a flag given on the command line wins over the environment.`,
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: "+strings.Join(logFormats, "|"))
 	bindEnv(pf)
 	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.versionCmd())
-	root.AddCommand(a.appletCmd())
+	root.AddCommand(a.appletCmd(), a.pluginCmd())
 	return root
 }
 

@@ -143,6 +143,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the hub's own executable (it runs the bundled plugins): %w", err)
+	}
 	metrics := ops.NewMetrics(buildVersion())
 	metrics.Prefixed().MustRegister(collectors.NewDBStatsCollector(db.DB, string(store.DialectOf(db))))
 	h, err := hub.New(ctx, hub.Config{
@@ -154,6 +158,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		TokenTTL:      o.TokenTTL,
 		SMTPURL:       o.SMTPURL,
 		Now:           time.Now,
+		DataDir:       o.DB.DataDir,
+		Self:          self,
+		Bundled:       bundledManifests(),
+		Version:       buildVersion(),
 	})
 	if err != nil {
 		return fmt.Errorf("start hub: %w", err)

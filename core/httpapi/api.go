@@ -15,6 +15,7 @@ import (
 	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/pluginhost"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
 )
@@ -40,6 +41,8 @@ type API struct {
 	RelayCustomer, RelayTechnician http.Handler
 	Log                            hclog.Logger
 	Now                            func() time.Time
+	// Plugins is the plugin platform; nil leaves its endpoints out.
+	Plugins *pluginhost.Host
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
 	TokenTTL time.Duration
 
@@ -69,6 +72,7 @@ func (a *API) Handler(reg prometheus.Registerer) http.Handler {
 	a.orgRoutes()
 	a.settingsRoutes()
 	a.sessionRoutes()
+	a.pluginRoutes()
 	if a.RelayCustomer != nil {
 		a.public("GET /api/v1/relay/customer", a.RelayCustomer.ServeHTTP)
 		a.public("GET /api/v1/relay/sessions/{id}", a.RelayTechnician.ServeHTTP)

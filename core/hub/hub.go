@@ -16,6 +16,7 @@ import (
 	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/httpapi"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/pluginhost"
 	"github.com/tetherhq/tether/core/queue"
 	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/session"
@@ -43,6 +44,26 @@ type Config struct {
 	SMTPURL string
 	// Hasher overrides the password hasher (tests use cheap parameters).
 	Hasher *auth.Hasher
+	// DataDir holds installed plugins (<DataDir>/plugins) and the key that
+	// seals plugin secrets (<DataDir>/secret.key, unless TETHER_SECRET_KEY
+	// is set). Empty: a temporary directory, for tests.
+	DataDir string
+	// Self is the hub's own executable, which runs the Bundled plugins.
+	Self    string
+	Bundled []pluginhost.Bundled
+	// Version is the hub's version, checked against plugins' min_hub_version.
+	Version string
+	// Plugins tunes the plugin host (tests shorten its intervals).
+	Plugins PluginTuning
+}
+
+// PluginTuning shortens the plugin host's intervals; zero values keep the
+// production defaults (health every 30 s, deliveries polled every 250 ms,
+// retries from 1 s).
+type PluginTuning struct {
+	HealthEvery  time.Duration
+	PollInterval time.Duration
+	BackoffBase  time.Duration
 }
 
 // Hub is the running core.
@@ -54,6 +75,7 @@ type Hub struct {
 	Timers   *queue.Timers
 	Presence *queue.Presence
 	Relay    *relay.Server
+	Plugins  *pluginhost.Host
 	API      *httpapi.API
 	handler  http.Handler
 	log      hclog.Logger
@@ -128,7 +150,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.API.RelayCustomer, h.API.RelayTechnician = h.Relay.CustomerHandler(), h.Relay.TechnicianHandler()
 	h.API.Notes = func(ctx context.Context, id int64) ([]string, error) { return notesOf(ctx, rlog, id) }
-	h.handler = web.New(web.Config{API: h.API.Handler(cfg.Registry), Auth: h.Auth, Org: h.Org, Settings: h.Settings, Sessions: h.Sessions, Log: cfg.Log.Named("web")})
+	if err := h.startPlugins(ctx, cfg, rlog); err != nil {
+		return nil, err
+	}
+	apiHandler := h.API.Handler(cfg.Registry)
+	h.handler = web.New(web.Config{API: h.withPlugins(apiHandler), Auth: h.Auth, Org: h.Org, Settings: h.Settings, Sessions: h.Sessions, Log: cfg.Log.Named("web")})
 	return h, nil
 }
 
@@ -144,12 +170,19 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h == nil || h.Relay == nil {
 		return nil
 	}
-	return h.Relay.Shutdown(ctx)
+	err := h.Relay.Shutdown(ctx)
+	if h.Plugins != nil {
+		h.Plugins.Shutdown()
+	}
+	return err
 }
 
 // SessionChanged hears committed session changes and passes them on.
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.Wake()
+	if h.Plugins != nil {
+		h.Plugins.Wake()
+	}
 	h.pushToRelay(id, st)
 	if h.API != nil {
 		h.API.Feed.Changed()

@@ -109,3 +109,7 @@ func (s *Service) Unit(ctx context.Context, sc *Scope, id int64) (Unit, error) {
 	}
 	return n.unit(), nil
 }
+
+// RootID is the organisation's node: the unit whose settings apply when
+// nothing narrower does.
+func (s *Service) RootID(ctx context.Context) (int64, error) { return s.rootID(ctx, s.DB) }

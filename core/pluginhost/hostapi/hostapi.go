@@ -12,17 +12,11 @@ import (
 
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/pluginhost/kv"
 	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/sdk"
 )
-
-// KV is the plugin-scoped key-value store (core/pluginhost/kv).
-type KV interface {
-	Get(ctx context.Context, plugin, key string) ([]byte, bool, error)
-	Set(ctx context.Context, plugin, key string, value []byte) error
-	Delete(ctx context.Context, plugin, key string) error
-}
 
 // Live tells connected sides that a session's log grew (the relay hub).
 type Live interface {
@@ -38,7 +32,7 @@ type API struct {
 	Messages *relay.Log
 	Live     Live
 	Org      *org.Service
-	KV       KV
+	KV       *kv.Store
 	Sent     Sent
 	Metrics  *Metrics
 	Logger   hclog.Logger
@@ -72,7 +66,7 @@ func (h *host) allowed(ctx context.Context, id int64) error {
 			return nil
 		}
 	}
-	if _, ok, err := h.api.KV.Get(ctx, h.plugin, createdKey(id)); err != nil || ok {
+	if _, ok, err := h.api.KV.Space(h.plugin).Get(ctx, createdKey(id)); err != nil || ok {
 		return err
 	}
 	return fault.Forbiddenf("session_not_sent", "Plugin %s was never sent session %d and did not create it.", h.plugin, id)
@@ -158,7 +152,7 @@ func (h *host) CreatePrivateSession(ctx context.Context, req sdk.CreateSession) 
 	if err != nil {
 		return sdk.CreatedSession{}, err
 	}
-	if err := h.api.KV.Set(ctx, h.plugin, createdKey(c.Session.ID), []byte("1")); err != nil {
+	if err := h.api.KV.Space(h.plugin).Set(ctx, createdKey(c.Session.ID), []byte("1")); err != nil {
 		return sdk.CreatedSession{}, fmt.Errorf("remember session %d for plugin %s: %w", c.Session.ID, h.plugin, err)
 	}
 	out := sdk.CreatedSession{ID: c.Session.ID, PIN: c.PIN}
@@ -212,21 +206,21 @@ func (h *host) KVGet(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := checkKey(key); err != nil {
 		return nil, false, err
 	}
-	return h.api.KV.Get(ctx, h.plugin, key)
+	return h.api.KV.Space(h.plugin).Get(ctx, key)
 }
 
 func (h *host) KVSet(ctx context.Context, key string, value []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	return h.api.KV.Set(ctx, h.plugin, key, value)
+	return h.api.KV.Space(h.plugin).Set(ctx, key, value)
 }
 
 func (h *host) KVDelete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	return h.api.KV.Delete(ctx, h.plugin, key)
+	return h.api.KV.Space(h.plugin).Delete(ctx, key)
 }
 
 func (h *host) Metric(_ context.Context, m sdk.Metric) error {

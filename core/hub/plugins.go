@@ -1,0 +1,58 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tetherhq/tether/core/pluginhost"
+	"github.com/tetherhq/tether/core/pluginhost/secrets"
+	"github.com/tetherhq/tether/core/relay"
+)
+
+// startPlugins builds the plugin host, makes it the sessions outbox and
+// starts the enabled plugins and the delivery queue.
+func (h *Hub) startPlugins(ctx context.Context, cfg Config, rlog *relay.Log) error {
+	dir := cfg.DataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "tether-hub-")
+		if err != nil {
+			return fmt.Errorf("plugin directory: %w", err)
+		}
+		dir = tmp
+	}
+	keys, err := secrets.Load(os.Getenv, dir)
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("plugin directory: %w", err)
+	}
+	host, _ := os.Hostname()
+	h.Plugins, err = pluginhost.New(pluginhost.Config{DB: cfg.DB, Root: root, Self: cfg.Self, Bundled: cfg.Bundled,
+		HubVersion: cfg.Version, Keyring: keys, Tree: settingsTree{h.Org}, Sessions: h.Sessions, Messages: rlog,
+		Live: h.Relay.Hub(), Org: h.Org, Registry: cfg.Registry, Logger: cfg.Log.Named("plugins"), Now: cfg.Now,
+		Node: host + ":" + filepath.Clean(dir), HealthEvery: cfg.Plugins.HealthEvery,
+		PollInterval: cfg.Plugins.PollInterval, BackoffBase: cfg.Plugins.BackoffBase})
+	if err != nil {
+		return err
+	}
+	h.Sessions.Outbox = h.Plugins
+	h.API.Plugins = h.Plugins
+	return h.Plugins.Start(ctx)
+}
+
+// withPlugins serves plugins' own pages under /plugins/<id>/ beside the API.
+func (h *Hub) withPlugins(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/plugins/") {
+			h.Plugins.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,95 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tetherhq/tether/core/pluginhost/delivery"
+	"github.com/tetherhq/tether/sdk"
+)
+
+// unitEntry caches the unit whose settings govern a session's events.
+type unitEntry struct {
+	unit int64
+	at   time.Time
+}
+
+// unitTTL bounds how stale the cached unit of a session may be: a transfer
+// moves a session to another group, and its later events must use that
+// group's settings.
+const unitTTL = 2 * time.Second
+
+// settingsUnit is the unit whose plugin settings apply to a session's
+// events: the group of the technician handling it (P2U-1 is per technician
+// group), else the group that created it, else its channel.
+func (h *Host) settingsUnit(ctx context.Context, sessionID int64) (int64, error) {
+	if e, ok := h.units.Load(sessionID); ok && time.Since(e.(unitEntry).at) < unitTTL {
+		return e.(unitEntry).unit, nil
+	}
+	v, err := h.cfg.Sessions.Get(ctx, sessionID)
+	if err != nil {
+		return 0, fmt.Errorf("session %d: %w", sessionID, err)
+	}
+	var unit int64
+	switch {
+	case v.TechnicianID != nil && *v.TechnicianID != 0:
+		c, err := h.cfg.Org.CredentialsByID(ctx, *v.TechnicianID)
+		if err != nil {
+			return 0, fmt.Errorf("technician of session %d: %w", sessionID, err)
+		}
+		unit = c.TechGroupID
+	case v.TechGroupID != nil:
+		unit = *v.TechGroupID
+	case v.ChannelID != nil:
+		unit = *v.ChannelID
+	}
+	if unit == 0 {
+		// No group or channel: the organisation's settings apply.
+		unit, err = h.cfg.Org.RootID(ctx)
+		if err != nil {
+			return 0, err
+		}
+	}
+	h.units.Store(sessionID, unitEntry{unit: unit, at: time.Now()})
+	return unit, nil
+}
+
+// deliver hands one delivery to its plugin with the settings of the
+// session's unit, or skips it when the plugin is disabled there.
+func (h *Host) deliver(ctx context.Context, d delivery.Delivery) (sdk.Result, error) {
+	proc, err := h.Supervisor.Process(d.Plugin)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	unit, err := h.settingsUnit(ctx, d.SessionID)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	values, enabled, err := h.Settings.Effective(ctx, d.Plugin, unit)
+	if err != nil {
+		return sdk.Result{}, fmt.Errorf("settings of plugin %s for unit %d: %w", d.Plugin, unit, err)
+	}
+	if !enabled {
+		return sdk.Result{}, fmt.Errorf("%w: plugin %s is not enabled for unit %d", delivery.ErrSkip, d.Plugin, unit)
+	}
+	raw, err := jsonObject(values)
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	e := d.Event()
+	e.UnitID, e.Config = unit, raw
+	return proc.HandleEvent(ctx, e)
+}
+
+func jsonObject(values map[string]any) (json.RawMessage, error) {
+	if values == nil {
+		return json.RawMessage("{}"), nil
+	}
+	b, err := json.Marshal(values)
+	if err != nil {
+		return nil, fmt.Errorf("encode plugin settings: %w", err)
+	}
+	return b, nil
+}

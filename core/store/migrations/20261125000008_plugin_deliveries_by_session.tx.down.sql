@@ -1,0 +1,1 @@
+DROP INDEX plugin_deliveries_plugin_session;
