@@ -65,7 +65,12 @@ func Compile(src string, kind Kind) (*Program, error) {
 	return p, nil
 }
 
-func compile(src string, kind Kind) (*Program, error) {
+func compile(src string, kind Kind) (_ *Program, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &ExprError{Message: fmt.Sprintf("the expression could not be compiled (%v)", v)}
+		}
+	}()
 	if err := Validate(src, kind); err != nil {
 		return nil, err
 	}
@@ -88,8 +93,12 @@ func compile(src string, kind Kind) (*Program, error) {
 	// trusts the call types of the first: unknown names inside function
 	// arguments would get through. The source is checked strictly here;
 	// the patched compilation below only rewrites well-typed nodes.
-	if _, err := expr.Compile(src, opts...); err != nil {
+	strict, err := expr.Compile(src, opts...)
+	if err != nil {
 		return nil, compileError(src, err)
+	}
+	if err := checkTyped(src, strict.Node()); err != nil {
+		return nil, err
 	}
 	opts = append(opts,
 		// "x" in technician.skills through a typed loop instead of expr's

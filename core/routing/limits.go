@@ -2,6 +2,8 @@ package routing
 
 import (
 	"fmt"
+	"reflect"
+	"regexp/syntax"
 	"strings"
 	"unicode/utf8"
 
@@ -22,6 +24,22 @@ const (
 	// most MaxListLen (or a literal list, itself made of nodes) an
 	// evaluation runs at most MaxNodes*max(MaxListLen, MaxNodes) steps.
 	MaxNodes = 200
+	// MaxClosureNodes bounds a closure's body ({...}), which runs once per
+	// list element: rule closures test an element, they do not compute.
+	MaxClosureNodes = 20
+	// MaxPatternBytes, MaxPatternInsts and MaxMatches bound regular
+	// expressions: Go's regexp runs in time linear in the input but also in
+	// the pattern's program size, and a short pattern such as
+	// [a-z]{1,40}[0-9]{1,40} compiles to 161 instructions and takes about
+	// 0.3 ms on 256 bytes.
+	MaxPatternBytes = 100
+	MaxPatternInsts = 50
+	MaxMatches      = 3
+	// MaxEnvString is the string length the cost bound assumes for the
+	// environment (custom fields are at most 64 characters; skills, names
+	// and IDs are short). Longer strings do not break evaluation; they make
+	// it proportionally slower.
+	MaxEnvString = 256
 	// MemoryBudget is the VM's allocation budget per evaluation, in the VM's
 	// own units (list elements, closure scopes).
 	MemoryBudget = 4096
@@ -34,7 +52,7 @@ const (
 // join, concat, flatten, fromJSON, toPairs...) and those no rule needs.
 var allowedBuiltins = map[string]bool{
 	"len": true, "abs": true, "ceil": true, "floor": true, "round": true,
-	"int": true, "float": true, "string": true,
+	"int": true, "float": true,
 	"trim": true, "trimPrefix": true, "trimSuffix": true, "upper": true, "lower": true,
 	"indexOf": true, "lastIndexOf": true, "hasPrefix": true, "hasSuffix": true,
 	"max": true, "min": true, "first": true, "last": true, "get": true,
@@ -59,6 +77,7 @@ var whyRefused = map[string]string{
 	"fromJSON":   "it parses data of any size",
 	"toJSON":     "it builds strings of any size",
 	"reduce":     "it accumulates values of any size",
+	"string":     "it formats whole lists and maps; compare the values themselves",
 	"map":        "rules need a yes or no, not a new list; use any, all, none, one or count",
 	"filter":     "rules need a yes or no, not a new list; use any, all, none, one or count",
 	"sortBy":     "rules need a yes or no, not a new list",
@@ -142,6 +161,7 @@ func Validate(src string, kind Kind) error {
 // visits children before their parent, so "first" is the innermost.
 type limitVisitor struct {
 	nodes   int
+	matches int
 	refused ast.Node
 	why     string
 }
@@ -160,8 +180,15 @@ func (v *limitVisitor) Visit(node *ast.Node) {
 		case "..":
 			v.refuse(n, "ranges (..) are not allowed: they build lists of any size")
 		case "matches":
-			if _, ok := n.Right.(*ast.StringNode); !ok {
+			v.matches++
+			if v.matches > MaxMatches {
+				v.refuse(n, "at most %d matches per expression", MaxMatches)
+			}
+			lit, ok := n.Right.(*ast.StringNode)
+			if !ok {
 				v.refuse(n, "the pattern of matches must be a string literal, checked when the rule is saved")
+			} else if why := checkPattern(lit.Value); why != "" {
+				v.refuse(n.Right, "%s", why)
 			}
 		}
 	case *ast.VariableDeclaratorNode:
@@ -212,14 +239,41 @@ func (v *limitVisitor) builtin(n *ast.BuiltinNode) {
 		return
 	}
 	for _, arg := range n.Arguments {
-		if body, ok := arg.(*ast.PredicateNode); ok {
+		body, isBody := arg.(*ast.PredicateNode)
+		if isBody {
 			arg = body.Node
 		}
-		if inner := findClosure(arg); inner != nil {
-			v.refuse(inner, "closures cannot be nested: %s inside %s", inner.(*ast.BuiltinNode).Name, n.Name)
-			return
+		f := &closureFinder{}
+		ast.Walk(&arg, f)
+		switch {
+		case f.closure != nil:
+			v.refuse(f.closure, "closures cannot be nested: %s inside %s", f.closure.(*ast.BuiltinNode).Name, n.Name)
+		case f.matches != nil && isBody:
+			v.refuse(f.matches, "matches cannot be used inside a closure: it would run once per element")
+		case isBody && f.nodes > MaxClosureNodes:
+			v.refuse(body, "the body of %s has %d parts; the limit is %d", n.Name, f.nodes, MaxClosureNodes)
 		}
 	}
+}
+
+// checkPattern refuses a regular expression that does not compile or whose
+// program is large enough to make matching slow.
+func checkPattern(p string) string {
+	if len(p) > MaxPatternBytes {
+		return fmt.Sprintf("the pattern is %d bytes long; the limit is %d", len(p), MaxPatternBytes)
+	}
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return "the pattern is not a regular expression: " + err.Error()
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return "the pattern is not a regular expression: " + err.Error()
+	}
+	if len(prog.Inst) > MaxPatternInsts {
+		return fmt.Sprintf("the pattern is too complex (%d instructions, the limit is %d); avoid large {n,m} repeats", len(prog.Inst), MaxPatternInsts)
+	}
+	return ""
 }
 
 // boundedList reports whether n is a list whose length is bounded before
@@ -243,23 +297,27 @@ func boundedList(n ast.Node) bool {
 	return false
 }
 
-// findClosure returns the first closure built-in or closure body inside n.
-func findClosure(n ast.Node) ast.Node {
-	f := &closureFinder{}
-	ast.Walk(&n, f)
-	return f.found
+// closureFinder looks inside a closure's argument for nested closures and
+// matches, and counts its nodes.
+type closureFinder struct {
+	nodes   int
+	closure ast.Node
+	matches ast.Node
 }
 
-type closureFinder struct{ found ast.Node }
-
 func (f *closureFinder) Visit(node *ast.Node) {
-	if f.found != nil {
-		return
-	}
+	f.nodes++
 	// Every closure body belongs to a closure built-in, so looking for the
 	// built-ins finds them all.
-	if n, ok := (*node).(*ast.BuiltinNode); ok && isClosureBuiltin(n.Name) {
-		f.found = n
+	switch n := (*node).(type) {
+	case *ast.BuiltinNode:
+		if f.closure == nil && isClosureBuiltin(n.Name) {
+			f.closure = n
+		}
+	case *ast.BinaryNode:
+		if f.matches == nil && n.Operator == "matches" {
+			f.matches = n
+		}
 	}
 }
 
@@ -272,4 +330,26 @@ func isClosureBuiltin(name string) bool {
 		return true
 	}
 	return false
+}
+
+// checkTyped refuses what only the types reveal, on the checked tree:
+// string concatenation, the one operator that builds a longer string from
+// shorter ones (inside a closure, once per element).
+func checkTyped(src string, node ast.Node) error {
+	f := &concatFinder{}
+	ast.Walk(&node, f)
+	if f.found != nil {
+		return exprError(src, f.found.Location(), "string concatenation (+) is not allowed: rules compare strings, they do not build them")
+	}
+	return nil
+}
+
+type concatFinder struct{ found ast.Node }
+
+func (f *concatFinder) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.BinaryNode); ok && f.found == nil && n.Operator == "+" {
+		if t := n.Type(); t != nil && t.Kind() == reflect.String {
+			f.found = n
+		}
+	}
 }

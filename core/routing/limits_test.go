@@ -19,6 +19,8 @@ func TestValidateAcceptsBoundedExpressions(t *testing.T) {
 		{KindPredicate, `queue.available[5] == 0 && queue.waiting > 10`},
 		{KindPredicate, `lower(session.fields["Contract"]) == "gold" && len(session.tracking_id) > 0`},
 		{KindPredicate, `session.cfield1 matches "^[A-Z]{2}-[0-9]+$"`},
+		{KindPredicate, `"a" + "b" == session.cfield0`}, // folded into a constant when compiled
+		{KindPredicate, `session.transfer_count + 1 > 2`},
 		{KindPredicate, `hasPrefix(session.tracking_id, "SF-") ? session.waiting_seconds > 60 : false`},
 		{KindPredicate, `any(["Printer", "Scanner"], {# == session.fields["Product"]})`},
 		{KindPredicate, `(session.fields?.Product ?? "") != ""`},
@@ -69,6 +71,13 @@ func TestValidateRefusesExpensiveShapes(t *testing.T) {
 		{"flatten", `len(flatten([[1]])) > 0`, "flatten is not allowed"},
 		{"let", `let s = session.cfield0 + session.cfield0; s != ""`, "let is not allowed"},
 		{"dynamic regexp", `session.cfield1 matches session.cfield2`, "pattern of matches must be a string literal"},
+		{"bad regexp", `session.cfield1 matches "(a"`, "not a regular expression"},
+		{"complex regexp", `session.cfield1 matches "[a-z]{1,40}[0-9]{1,40}x"`, "the pattern is too complex (161 instructions, the limit is 50)"},
+		{"long regexp", `session.cfield1 matches "` + strings.Repeat("a", MaxPatternBytes+1) + `"`, "the pattern is 101 bytes long"},
+		{"too many regexps", `session.cfield0 matches "a" || session.cfield1 matches "b" || session.cfield2 matches "c" || session.cfield3 matches "d"`, "at most 3 matches"},
+		{"regexp in a closure", `any(technician.skills, {# matches "^net"})`, "matches cannot be used inside a closure"},
+		{"large closure body", `any(technician.skills, {# == "a" || # == "b" || # == "c" || # == "d" || # == "e" || # == "f"})`, "the body of any has 23 parts; the limit is 20"},
+		{"string()", `string(technician.skills) != ""`, "string is not allowed"},
 		{"unknown function", `exec("rm") == ""`, "unknown function exec"},
 		{"method call", `session.cfield0.Len() > 0`, "only the functions listed"},
 		{"bad hm", `clock.minute_of_day > hm("25:00")`, `hm: hm("25:00")`},
@@ -110,6 +119,8 @@ func TestCompileErrorsHavePositions(t *testing.T) {
 		{KindFilter, `technician.skills`, "must be true or false", 0, 0},
 		{KindPredicate, `clock.hour +`, "unexpected token EOF", 1, 12},
 		{KindPredicate, `all(1..10, {true})`, "ranges (..) are not allowed", 1, 6},
+		{KindPredicate, `session.cfield0 + session.cfield1 == "ab"`, "string concatenation (+) is not allowed", 1, 17},
+		{KindFilter, `any(technician.skills, {# + "x" == "netx"})`, "string concatenation (+) is not allowed", 1, 27},
 	} {
 		_, err := Compile(tc.src, tc.kind)
 		var ee *ExprError
