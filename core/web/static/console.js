@@ -110,7 +110,18 @@
       queueBackoff = Math.min(queueBackoff * 2, 8000);
     };
   }
-  setInterval(renderQueue, 1000);
+  // The clock updates waiting times and alarm colours in place, so rows
+  // (and the keyboard focus on their buttons) survive between pushes.
+  function tick() {
+    for (const tr of document.querySelectorAll('#queue-body tr[data-session]')) {
+      const s = queue.get(Number(tr.dataset.session));
+      if (!s) continue;
+      tr.className = 'q-' + s.state + ' ' + alarmOf(s);
+      const cell = tr.querySelector('.waited');
+      if (cell && ['waiting', 'connecting'].includes(s.state)) cell.textContent = duration(elapsed(s));
+    }
+  }
+  setInterval(tick, 1000);
 
   async function pickUp(id) {
     try {
@@ -217,7 +228,7 @@
   }
 
   function openPane(id) {
-    if (panes.has(id)) { panes.get(id).node.querySelector('.msg').focus(); return; }
+    if (panes.has(id)) { panes.get(id).node.querySelector('.msg-input').focus(); return; }
     $('workspace-empty').hidden = true;
     const node = $('pane-template').content.firstElementChild.cloneNode(true);
     node.dataset.session = id;
@@ -230,7 +241,7 @@
 
     node.querySelector('.pane-chat').addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const input = node.querySelector('.msg');
+      const input = node.querySelector('.msg-input');
       const text = input.value.trim();
       if (!text) return;
       const aud = node.querySelector('.audience').value;
@@ -280,7 +291,7 @@
     });
     pane.relay.connect();
     refreshPane(pane);
-    node.querySelector('.msg').focus();
+    node.querySelector('.msg-input').focus();
   }
 
   $('join-form').addEventListener('submit', (ev) => {
