@@ -38,6 +38,9 @@ type serveOptions struct {
 	AdminEmail      string
 	AdminPassword   string
 	SMTPURL         string
+	// PluginRetryBase is the first wait before a failed plugin delivery is
+	// retried; later waits double up to an hour.
+	PluginRetryBase time.Duration
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -79,6 +82,9 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 			if o.TokenTTL <= 0 {
 				return fmt.Errorf("--token-ttl must be positive, got %s", o.TokenTTL)
 			}
+			if o.PluginRetryBase <= 0 {
+				return fmt.Errorf("--plugin-retry-base must be positive, got %s", o.PluginRetryBase)
+			}
 			ctx, stop := a.stopOnSignal(cmd.Context())
 			defer stop()
 			return a.serve(ctx, o)
@@ -89,6 +95,7 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 	addDatabaseFlags(cmd, &o.DB)
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM/SIGINT")
 	f.DurationVar(&o.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of API bearer tokens")
+	f.DurationVar(&o.PluginRetryBase, "plugin-retry-base", time.Second, "first wait before retrying a failed plugin delivery (doubles up to 1h, for up to 3 days)")
 	bindEnv(f)
 	return cmd
 }
@@ -162,6 +169,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		Self:          self,
 		Bundled:       bundledManifests(),
 		Version:       buildVersion(),
+		Plugins:       hub.PluginTuning{BackoffBase: o.PluginRetryBase},
 	})
 	if err != nil {
 		return fmt.Errorf("start hub: %w", err)

@@ -25,30 +25,39 @@ const (
 
 // DeliveryView is a delivery as the log shows it, with every attempt.
 type DeliveryView struct {
-	ID          int64
-	Plugin      string
-	EventID     int64
-	StableID    string
-	SessionID   int64
-	Type        string
-	ActorID     int64
-	Payload     json.RawMessage
-	EventAt     time.Time
-	State       State
-	Attempts    int
-	NextAt      time.Time // with Pending: not before
-	CreatedAt   time.Time
-	DeliveredAt *time.Time
-	LastError   string
-	History     []Attempt // oldest first
+	ID          int64           `json:"id"`
+	Plugin      string          `json:"plugin"`
+	EventID     int64           `json:"seq"`
+	StableID    string          `json:"event_id"`
+	SessionID   int64           `json:"session_id"`
+	Type        string          `json:"event_type"`
+	ActorID     int64           `json:"actor_id"`
+	Payload     json.RawMessage `json:"payload"`
+	EventAt     time.Time       `json:"event_at"`
+	State       State           `json:"state"`
+	Attempts    int             `json:"attempts"`
+	NextAt      time.Time       `json:"next_at"` // with Pending: not before
+	CreatedAt   time.Time       `json:"created_at"`
+	DeliveredAt *time.Time      `json:"delivered_at"`
+	LastError   string          `json:"last_error"`
+	History     []Attempt       `json:"history"` // oldest first
 }
 
 // Attempt is one attempt of a delivery.
 type Attempt struct {
-	At       time.Time
-	Duration time.Duration
-	Outcome  Outcome
-	Error    string
+	At       time.Time     `json:"at"`
+	Duration time.Duration `json:"-"`
+	Outcome  Outcome       `json:"outcome"`
+	Error    string        `json:"error"`
+}
+
+// MarshalJSON gives the duration in whole milliseconds, as the API documents.
+func (a Attempt) MarshalJSON() ([]byte, error) {
+	type plain Attempt
+	return json.Marshal(struct {
+		plain
+		DurationMS int64 `json:"duration_ms"`
+	}{plain(a), a.Duration.Milliseconds()})
 }
 
 // Deliveries returns a page of plugin's delivery log, newest first.
