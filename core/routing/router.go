@@ -96,11 +96,16 @@ type StepDecision struct {
 	// StartsAfter is when the step starts, counted from the match.
 	StartsAfter time.Duration `json:"starts_after"`
 	// Eligible are the candidates in the target for whom the filter holds,
-	// in candidate order.
+	// in candidate order. Route fills it for the first step only: a later
+	// step is evaluated by Eligible when it starts, against the technicians
+	// online then. Explain fills every step.
 	Eligible []int64 `json:"eligible"`
 	// Excluded are the other candidates, each with its reason; filled by
 	// Explain only, so that Route allocates nothing per candidate.
 	Excluded []Exclusion `json:"excluded,omitempty"`
+	// Error is set by Explain when a later step's filter fails at run time:
+	// when that step starts, the chain ends and the channel's settings apply.
+	Error string `json:"error,omitempty"`
 }
 
 // Skipped is a rule that failed at run time during this routing.
@@ -177,17 +182,19 @@ func (r *Reason) UnmarshalText(b []byte) error {
 // Route evaluates rules for the session in env and returns the decision:
 // the first enabled rule, in priority order (lower Priority first, then
 // lower ID), that applies to the session and whose `when` is true, with
-// the candidates eligible now at each of its steps. A rule that fails at
-// run time, in its `when` or in a step's filter, is skipped (recorded in
-// Decision.Skipped and reported to OnFailure) and the next rule is tried.
-// Route never panics. candidates are the technicians who are online.
+// every step's target and wait and the candidates eligible now for the
+// first step. A rule that fails at run time, in its `when` or in its first
+// step's filter, is skipped (recorded in Decision.Skipped and reported to
+// OnFailure) and the next rule is tried. Route never panics. candidates
+// are the technicians who are online.
 func (r *Router) Route(rules []CompiledRule, env Env, candidates []TechnicianEnv) Decision {
 	return r.route(rules, env, candidates, false)
 }
 
-// Explain is Route for the dry run: the same decision, plus the reason
-// each candidate is excluded from each step and a trace of every rule
-// evaluated.
+// Explain is Route for the dry run: the same decision, plus every step's
+// eligible candidates, the reason each other candidate is excluded, a
+// later step's filter failure (StepDecision.Error), and a trace of every
+// rule evaluated. Failures in a dry run are not reported to OnFailure.
 func (r *Router) Explain(rules []CompiledRule, env Env, candidates []TechnicianEnv) Decision {
 	return r.route(rules, env, candidates, true)
 }
@@ -232,7 +239,7 @@ func (r *Router) try(m *vm.VM, c *CompiledRule, env *Env, fenv *FilterEnv, candi
 	}
 	ok, err := run(m, c.when, env)
 	if err != nil {
-		d.Skipped = append(d.Skipped, r.skip(c, -1, 0, err))
+		d.Skipped = append(d.Skipped, r.skip(c, -1, 0, err, !explain))
 		return OutcomeFailed
 	}
 	if !ok {
@@ -248,9 +255,13 @@ func (r *Router) try(m *vm.VM, c *CompiledRule, env *Env, fenv *FilterEnv, candi
 	return OutcomeMatched
 }
 
-// steps finds each step's eligible candidates. The eligible IDs of all
-// steps share one slice, cut per step at the end, so that a routing costs a
-// handful of allocations however many candidates there are.
+// steps finds the eligible candidates of the first step (Route) or of every
+// step with the reasons for the others (Explain). A failing filter in the
+// first step skips the rule; in a later step it is recorded on that step,
+// as the queue will meet it only when the step starts (see Eligible). The
+// eligible IDs of all steps share one slice, cut per step at the end, so
+// that a routing costs a handful of allocations however many candidates
+// there are.
 func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []TechnicianEnv, explain bool) ([]StepDecision, *Skipped) {
 	out := make([]StepDecision, len(c.steps))
 	ends := make([]int, len(c.steps))
@@ -260,15 +271,25 @@ func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []
 		sd := &out[i]
 		sd.Target, sd.Filter, sd.Wait, sd.StartsAfter = s.Target, s.Filter, s.Wait, starts
 		starts += s.Wait
+		ends[i] = len(eligible)
+		if i > 0 && !explain {
+			continue
+		}
 		var excluded *[]Exclusion
 		if explain {
 			excluded = &sd.Excluded
 		}
-		var err error
-		var tech int64
-		if eligible, tech, err = eligibleFor(m, c, i, fenv, candidates, eligible, excluded); err != nil {
-			skipped := r.skip(c, i, tech, err)
+		start := len(eligible)
+		more, tech, err := eligibleFor(m, c, i, fenv, candidates, eligible, excluded)
+		switch {
+		case err != nil && i == 0:
+			skipped := r.skip(c, i, tech, err, !explain)
 			return nil, &skipped
+		case err != nil:
+			sd.Error, sd.Excluded = fmt.Sprintf("technician %d: %v", tech, err), nil
+			eligible = eligible[:start]
+		default:
+			eligible = more
 		}
 		ends[i] = len(eligible)
 	}
@@ -277,7 +298,9 @@ func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []
 	}
 	from := 0
 	for i := range out {
-		out[i].Eligible = eligible[from:ends[i]:ends[i]]
+		if i == 0 || explain {
+			out[i].Eligible = eligible[from:ends[i]:ends[i]]
+		}
 		from = ends[i]
 	}
 	return out, nil
@@ -334,14 +357,18 @@ func (r *Router) Eligible(c *CompiledRule, step int, env Env, candidates []Techn
 	fenv := &FilterEnv{Session: env.Session, Clock: env.Clock, Queue: env.Queue}
 	ids, tech, err := eligibleFor(m, c, step, fenv, candidates, []int64{}, nil)
 	if err != nil {
-		r.skip(c, step, tech, err)
+		r.skip(c, step, tech, err, true)
 		return nil, err
 	}
 	return ids, nil
 }
 
-func (r *Router) skip(c *CompiledRule, step int, techID int64, err error) Skipped {
-	r.fail(Failure{RuleID: c.Rule.ID, RuleName: c.Rule.Name, Step: step, TechnicianID: techID, Err: err, Panicked: errors.Is(err, ErrPanic)})
+// skip records a rule failing at run time, and counts it unless it happened
+// in a dry run (hand-written sessions should not move /metrics).
+func (r *Router) skip(c *CompiledRule, step int, techID int64, err error, count bool) Skipped {
+	if count {
+		r.fail(Failure{RuleID: c.Rule.ID, RuleName: c.Rule.Name, Step: step, TechnicianID: techID, Err: err, Panicked: errors.Is(err, ErrPanic)})
+	}
 	return Skipped{RuleID: c.Rule.ID, RuleName: c.Rule.Name, Step: step, TechnicianID: techID, Error: err.Error()}
 }
 

@@ -112,16 +112,29 @@ func TestRouteDecision(t *testing.T) {
 	techs := []TechnicianEnv{{ID: 1, GroupID: 5}, {ID: 2, GroupID: 6, ChannelIDs: []int64{3}}}
 	var router Router
 	d := router.Route([]CompiledRule{r}, channelSession(3, ""), techs)
-	if !d.Matched || d.RuleID != 7 || d.RuleName != "vip" || d.SessionPriority != 40 || len(d.Steps) != 3 {
-		t.Fatalf("decision %+v", d)
+	x := router.Explain([]CompiledRule{r}, channelSession(3, ""), techs)
+	for _, d := range []Decision{d, x} {
+		if !d.Matched || d.RuleID != 7 || d.RuleName != "vip" || d.SessionPriority != 40 || len(d.Steps) != 3 {
+			t.Fatalf("decision %+v", d)
+		}
 	}
 	for i, want := range []struct {
 		starts   time.Duration
+		target   TargetKind
 		eligible []int64
-	}{{0, []int64{1}}, {time.Minute, []int64{2}}, {5 * time.Minute, []int64{1}}} {
-		s := d.Steps[i]
-		if s.StartsAfter != want.starts || !reflect.DeepEqual(s.Eligible, want.eligible) {
-			t.Errorf("step %d: starts %v eligible %v, want %v %v", i, s.StartsAfter, s.Eligible, want.starts, want.eligible)
+	}{{0, TargetGroup, []int64{1}}, {time.Minute, TargetChannel, []int64{2}}, {5 * time.Minute, TargetTechnicians, []int64{1}}} {
+		s := x.Steps[i]
+		if s.StartsAfter != want.starts || s.Target.Kind != want.target || !reflect.DeepEqual(s.Eligible, want.eligible) {
+			t.Errorf("Explain step %d: %v %v %v, want %v %v %v", i, s.StartsAfter, s.Target.Kind, s.Eligible, want.starts, want.target, want.eligible)
+		}
+		// Route evaluates the first step only; later ones when they start.
+		s = d.Steps[i]
+		wantRoute := want.eligible
+		if i > 0 {
+			wantRoute = nil
+		}
+		if s.StartsAfter != want.starts || s.Target.Kind != want.target || !reflect.DeepEqual(s.Eligible, wantRoute) {
+			t.Errorf("Route step %d: %v %v %v, want %v %v %v", i, s.StartsAfter, s.Target.Kind, s.Eligible, want.starts, want.target, wantRoute)
 		}
 	}
 }
@@ -159,12 +172,10 @@ func TestFiltersWithReasons(t *testing.T) {
 	if d.Steps[2].Target.Kind != TargetTechnicians || d.Steps[0].Filter == "" {
 		t.Errorf("steps lost their target or filter: %+v", d.Steps)
 	}
-	// Route decides the same without the reasons.
+	// Route decides the same without the reasons, for the first step.
 	rd := router.Route([]CompiledRule{r}, channelSession(3, ""), techs)
-	for i := range want {
-		if !reflect.DeepEqual(rd.Steps[i].Eligible, want[i].Eligible) || rd.Steps[i].Excluded != nil {
-			t.Errorf("Route step %d: %+v", i, rd.Steps[i])
-		}
+	if !reflect.DeepEqual(rd.Steps[0].Eligible, want[0].Eligible) || rd.Steps[0].Excluded != nil || rd.Steps[1].Eligible != nil {
+		t.Errorf("Route steps: %+v", rd.Steps)
 	}
 	ids, err := router.Eligible(&r, 1, channelSession(3, ""), techs)
 	if err != nil || !reflect.DeepEqual(ids, []int64{1}) {
@@ -199,7 +210,7 @@ func TestRunTimeErrorsSkipTheRule(t *testing.T) {
 	fallback := mustRule(t, Rule{ID: 3, Name: "fallback", Enabled: true, Priority: 3, When: `true`})
 	techs := []TechnicianEnv{{ID: 10, GroupID: 5, Skills: []string{"printers"}}, {ID: 11, GroupID: 5}}
 
-	d := router.Explain([]CompiledRule{divides, indexes, fallback}, channelSession(3, ""), techs)
+	d := router.Route([]CompiledRule{divides, indexes, fallback}, channelSession(3, ""), techs)
 	if !d.Matched || d.RuleID != 3 {
 		t.Fatalf("matched rule %d, want the fallback rule 3", d.RuleID)
 	}
@@ -210,11 +221,16 @@ func TestRunTimeErrorsSkipTheRule(t *testing.T) {
 	if !strings.Contains(d.Skipped[0].Error, "integer divide by zero") || !strings.Contains(d.Skipped[1].Error, "index out of range") {
 		t.Errorf("errors %q / %q", d.Skipped[0].Error, d.Skipped[1].Error)
 	}
-	if got := []Outcome{d.Trace[0].Outcome, d.Trace[1].Outcome, d.Trace[2].Outcome}; !reflect.DeepEqual(got, []Outcome{OutcomeFailed, OutcomeFailed, OutcomeMatched}) {
-		t.Errorf("trace %v", got)
-	}
 	if len(heard) != 2 || heard[0].Panicked || heard[1].RuleName != "indexes" {
 		t.Errorf("OnFailure heard %+v", heard)
+	}
+	// The dry run shows the same, without counting.
+	x := router.Explain([]CompiledRule{divides, indexes, fallback}, channelSession(3, ""), techs)
+	if got := []Outcome{x.Trace[0].Outcome, x.Trace[1].Outcome, x.Trace[2].Outcome}; !reflect.DeepEqual(got, []Outcome{OutcomeFailed, OutcomeFailed, OutcomeMatched}) {
+		t.Errorf("trace %v", got)
+	}
+	if x.RuleID != 3 || len(x.Skipped) != 2 || len(heard) != 2 {
+		t.Errorf("dry run: rule %d, skipped %d, heard %d", x.RuleID, len(x.Skipped), len(heard))
 	}
 
 	// Without the fallback rule: plain assignment, the session is not lost.
@@ -229,6 +245,34 @@ func TestRunTimeErrorsSkipTheRule(t *testing.T) {
 	// A filter failing in Eligible is reported too.
 	if _, err := router.Eligible(&indexes, 0, channelSession(3, ""), techs); err == nil || log.Snapshot()[2].Count != 3 {
 		t.Errorf("Eligible = %v, log %+v", err, log.Snapshot()[2])
+	}
+}
+
+func TestLaterStepFailureEndsTheChainThere(t *testing.T) {
+	var log FailureLog
+	router := Router{OnFailure: log.Record}
+	r := mustRule(t, Rule{ID: 1, Enabled: true, When: `true`, Then: Then{Target: Target{Kind: TargetGroup, IDs: []int64{5}}, Steps: []Step{
+		{Wait: time.Minute},
+		{Filter: `technician.skills[0] == "printers"`},
+	}}})
+	techs := []TechnicianEnv{{ID: 10, GroupID: 5}}
+	// Routing meets only the first step: the rule applies.
+	d := router.Route([]CompiledRule{r}, channelSession(3, ""), techs)
+	if d.RuleID != 1 || len(d.Skipped) != 0 || !reflect.DeepEqual(d.Steps[0].Eligible, []int64{10}) {
+		t.Fatalf("Route %+v", d)
+	}
+	// The dry run shows the failure where it will happen.
+	x := router.Explain([]CompiledRule{r}, channelSession(3, ""), techs)
+	if x.RuleID != 1 || !strings.Contains(x.Steps[1].Error, "technician 10: index out of range") || len(x.Steps[1].Eligible) != 0 {
+		t.Errorf("Explain step 1 %+v", x.Steps[1])
+	}
+	if len(log.Snapshot()) != 0 {
+		t.Error("a dry run was counted")
+	}
+	// When the step starts, Eligible fails and counts it; the queue applies
+	// the channel's settings.
+	if _, err := router.Eligible(&r, 1, channelSession(3, ""), techs); err == nil || log.Snapshot()[1].LastStep != 1 {
+		t.Errorf("Eligible = %v, log %+v", err, log.Snapshot())
 	}
 }
 
@@ -270,8 +314,8 @@ func TestZeroCompiledRuleMatchesNothing(t *testing.T) {
 }
 
 func TestRouteConcurrently(t *testing.T) {
-	f := newRoutingFixture(t, Target{Kind: TargetGroup, IDs: []int64{5, 6, 7}})
-	want := routeGo(f.goRules, f.env, f.candidates)
+	f := newRoutingFixture(t, Target{Kind: TargetChannel, IDs: []int64{3}})
+	want := routeGo(f.goRules, f.env, f.candidates, false)
 	var router Router
 	var wg sync.WaitGroup
 	for range 4 {
