@@ -21,6 +21,9 @@ func TestValidateAcceptsBoundedExpressions(t *testing.T) {
 		{KindPredicate, `session.cfield1 matches "^[A-Z]{2}-[0-9]+$"`},
 		{KindPredicate, `"a" + "b" == session.cfield0`}, // folded into a constant when compiled
 		{KindPredicate, `session.transfer_count + 1 > 2`},
+		{KindPredicate, `session.cfield0 contains "x" or session.tracking_id startsWith "SF-" and not (session.platform endsWith "os")`},
+		{KindPredicate, `session.language not in ["de", "nl"] && {"fr": 1, "en": 2}[session.language] != 2`},
+		{KindPredicate, `if session.kind == "private" { session.group_id == 7 } else { session.channel_id in [1, 2, 3] }`},
 		{KindPredicate, `hasPrefix(session.tracking_id, "SF-") ? session.waiting_seconds > 60 : false`},
 		{KindPredicate, `any(["Printer", "Scanner"], {# == session.fields["Product"]})`},
 		{KindPredicate, `(session.fields?.Product ?? "") != ""`},

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -106,6 +107,17 @@ type StepDecision struct {
 	// Error is set by Explain when a later step's filter fails at run time:
 	// when that step starts, the chain ends and the channel's settings apply.
 	Error string `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the wait and the start as duration strings ("2m0s"),
+// as rules carry them.
+func (s StepDecision) MarshalJSON() ([]byte, error) {
+	type plain StepDecision
+	return json.Marshal(struct {
+		plain
+		Wait        string `json:"wait"`
+		StartsAfter string `json:"starts_after"`
+	}{plain(s), s.Wait.String(), s.StartsAfter.String()})
 }
 
 // Skipped is a rule that failed at run time during this routing.

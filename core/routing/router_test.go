@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -329,4 +330,26 @@ func TestRouteConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestDecisionJSON(t *testing.T) {
+	r := mustRule(t, Rule{ID: 4, Name: "n", Enabled: true, When: `true`, Then: Then{
+		Target: Target{Kind: TargetGroup, IDs: []int64{5}},
+		Steps:  []Step{{Filter: `technician.status == "online"`, Wait: 90 * time.Second}, {}},
+	}})
+	var router Router
+	d := router.Explain([]CompiledRule{r}, channelSession(3, ""), []TechnicianEnv{{ID: 1, GroupID: 5, Status: "away"}, {ID: 2, GroupID: 6}})
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"matched":true`, `"rule_id":4`, `"wait":"1m30s"`, `"starts_after":"1m30s"`, `"eligible":[]`,
+		`{"technician_id":1,"reason":"filter"}`, `{"technician_id":2,"reason":"outside_group"}`,
+		`"trace":[{"rule_id":4,"rule_name":"n","outcome":"matched"}]`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s\nlacks %s", b, want)
+		}
+	}
 }
