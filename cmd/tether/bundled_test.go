@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // TestBundledManifestsAreValid parses every bundled plugin's plugin.json

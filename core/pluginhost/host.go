@@ -22,13 +22,13 @@ import (
 	"github.com/tetherhq/tether/core/pluginhost/delivery"
 	"github.com/tetherhq/tether/core/pluginhost/hostapi"
 	"github.com/tetherhq/tether/core/pluginhost/kv"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
 	"github.com/tetherhq/tether/core/pluginhost/pluginsettings"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
 	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // Bundled is a first-party plugin compiled into the hub binary and run as

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/sdk"
+	sdkmanifest "github.com/tetherhq/tether/sdk/manifest"
 	"github.com/tetherhq/tether/sdk/plugintest"
 )
 
@@ -606,6 +607,20 @@ func TestInvalidEventConfigFailsPermanently(t *testing.T) {
 	res := p.HandleEvent(context.Background(), event(EventClosed, 1, json.RawMessage(`{"format":"soap"}`)))
 	if res.Outcome != sdk.Permanent || !strings.Contains(res.Message, "format") {
 		t.Errorf("result = %+v", res)
+	}
+}
+
+// TestManifestParses checks plugin.json with the parser the hub runs on
+// every bundled manifest at start: a manifest it refuses (a url or secret
+// setting with "default": "", say) would stop the hub from starting.
+func TestManifestParses(t *testing.T) {
+	m, err := sdkmanifest.Parse(Manifest)
+	if err != nil {
+		t.Fatalf("plugin.json: %v", err)
+	}
+	md, d := m.Description(), New().Describe()
+	if !m.Bundled || md.ID != d.ID || md.Name != d.Name || md.Version != d.Version {
+		t.Errorf("manifest describes %+v (bundled %t), the plugin %+v", md, m.Bundled, d)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/tetherhq/tether/core/fault"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // InstallTarGz installs a plugin uploaded as a .tar.gz. The archive is

@@ -18,8 +18,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
 	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // State is where a plugin is in its life, as the admin centre shows it.
@@ -112,7 +112,7 @@ func (r row) plugin() (Plugin, error) {
 	// one way of reading manifests.
 	m, err := manifest.Parse([]byte(r.Manifest))
 	if err != nil {
-		return Plugin{}, fmt.Errorf("plugin %s: stored manifest: %w", r.ID, err)
+		return Plugin{}, fmt.Errorf("plugin %s: stored manifest: %w", r.ID, manifestFault(err))
 	}
 	p.Manifest = m
 	if err := json.Unmarshal([]byte(r.Args), &p.Args); err != nil {
@@ -129,6 +129,21 @@ func (c *Catalogue) now() time.Time {
 		return c.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+// manifestFault turns the manifest package's *manifest.Error (which knows
+// nothing of core) into the fault the API shows: kind Invalid (422), the
+// same code, message and fields keyed by JSON path. Other errors pass
+// through.
+func manifestFault(err error) error {
+	var me *manifest.Error
+	if !errors.As(err, &me) {
+		return err
+	}
+	fe := fault.Fields(me.Fields)
+	fe.Code = me.Code
+	fe.Message = me.Message
+	return fe
 }
 
 func notFound(id string) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // maxManifestBytes bounds plugin.json; real ones are a few KiB.
@@ -53,7 +53,7 @@ func (c *Catalogue) installDir(ctx context.Context, src, field string) (Plugin, 
 		return Plugin{}, fault.Field("bundled", "a bundled plugin ships inside the hub binary and cannot be installed from files")
 	}
 	if err := m.CompatibleWith(c.HubVersion); err != nil {
-		return Plugin{}, err
+		return Plugin{}, manifestFault(err)
 	}
 	if err := checkFile(root, m.Executable, "executable", true); err != nil {
 		return Plugin{}, err
@@ -152,7 +152,7 @@ func (c *Catalogue) upsertInstalled(ctx context.Context, m manifest.Manifest, di
 func (c *Catalogue) RegisterBundled(ctx context.Context, manifestJSON []byte, self string) (Plugin, error) {
 	m, err := manifest.Parse(manifestJSON)
 	if err != nil {
-		return Plugin{}, fmt.Errorf("register bundled plugin: %w", err)
+		return Plugin{}, fmt.Errorf("register bundled plugin: %w", manifestFault(err))
 	}
 	if !m.Bundled {
 		return Plugin{}, fmt.Errorf("register bundled plugin %s: its manifest does not say bundled: true", m.ID)
@@ -220,7 +220,8 @@ func readManifest(root, field string) (manifest.Manifest, error) {
 	if err != nil {
 		return manifest.Manifest{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	return manifest.Parse(data)
+	m, err := manifest.Parse(data)
+	return m, manifestFault(err)
 }
 
 // checkFile requires rel to be a regular file inside root reached without

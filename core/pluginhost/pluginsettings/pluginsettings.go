@@ -14,10 +14,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/settings"
 	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // SectionPrefix starts the settings section of every plugin: "plugin.<id>".

@@ -17,12 +17,12 @@ import (
 
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/pluginhost/catalogue"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
 	"github.com/tetherhq/tether/core/pluginhost/pluginsettings"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/settings"
 	"github.com/tetherhq/tether/core/store/storetest"
 	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 var _ pluginsettings.Manifests = (*catalogue.Catalogue)(nil)

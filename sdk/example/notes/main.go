@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 //go:embed plugin.json
 var manifestJSON []byte
 
-// manifest is parsed once at start: a plugin whose own manifest is broken
-// should not start at all.
-var manifest = func() sdk.Manifest {
-	m, err := sdk.ParseManifest(manifestJSON)
+// pluginManifest is parsed once at start, by the parser the hub uses: a
+// plugin whose own manifest is broken should not start at all.
+var pluginManifest = func() manifest.Manifest {
+	m, err := manifest.Parse(manifestJSON)
 	if err != nil {
 		panic(fmt.Sprintf("notes: plugin.json: %v", err))
 	}
@@ -47,7 +48,7 @@ var (
 )
 
 // Describe says who the plugin is, from its manifest so the two agree.
-func (p *Plugin) Describe() sdk.Description { return manifest.Description() }
+func (p *Plugin) Describe() sdk.Description { return pluginManifest.Description() }
 
 // Provision keeps the host API for the events to come.
 func (p *Plugin) Provision(_ context.Context, host sdk.Host) error {

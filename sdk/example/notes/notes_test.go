@@ -137,8 +137,8 @@ func TestNotesConfigure(t *testing.T) {
 // manifest's defaults pass Configure: one spec, no drift.
 func TestManifestMatchesConfig(t *testing.T) {
 	var keys []string
-	defaults := map[string]json.RawMessage{}
-	for _, s := range manifest.Settings {
+	defaults := map[string]any{}
+	for _, s := range pluginManifest.Settings {
 		keys = append(keys, s.Key)
 		defaults[s.Key] = s.Default
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/sdk"
 )
 
@@ -26,7 +25,7 @@ var (
 )
 
 // Parse reads and validates plugin.json. A refused manifest comes back as a
-// *fault.Error naming every problem at once, keyed by its JSON path
+// *Error (code CodeInvalid) naming every problem at once, keyed by its JSON path
 // ("settings[2].type"), so an author fixes them in one pass.
 func Parse(data []byte) (Manifest, error) {
 	var doc any
@@ -50,11 +49,8 @@ func Parse(data []byte) (Manifest, error) {
 	return m, nil
 }
 
-func invalid(fields map[string]string) *fault.Error {
-	fe := fault.Fields(fields)
-	fe.Code = "invalid_manifest"
-	fe.Message = "plugin.json is not valid."
-	return fe
+func invalid(fields map[string]string) *Error {
+	return &Error{Code: CodeInvalid, Message: "plugin.json is not valid.", Fields: fields}
 }
 
 // parser collects problems instead of stopping at the first.
@@ -174,7 +170,7 @@ func (p *parser) manifest(obj map[string]any) Manifest {
 			p.add("min_hub_version", "must be a semantic version such as 1.0.0: "+err.Error())
 		}
 	}
-	m.Description = p.str(obj, "description", "description", maxDescription)
+	m.Summary = p.str(obj, "description", "description", maxDescription)
 	m.Bundled = p.boolean(obj, "bundled", "bundled")
 	m.Executable = p.str(obj, "executable", "executable", maxPath)
 	switch {

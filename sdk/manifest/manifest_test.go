@@ -2,13 +2,14 @@ package manifest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/core/fault"
-	"github.com/tetherhq/tether/core/pluginhost/manifest"
+	"github.com/tetherhq/tether/sdk"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 const posturl = `{
@@ -51,6 +52,12 @@ func TestParseValid(t *testing.T) {
 	to, _ := m.Setting("timeout_seconds")
 	if to.Default != int64(10) || *to.Min != 1 || *to.Max != 60 {
 		t.Errorf("timeout default/min/max = %#v %d %d", to.Default, *to.Min, *to.Max)
+	}
+	if m.Summary != "Posts session events to a URL." {
+		t.Errorf("description = %q", m.Summary)
+	}
+	if d := m.Description(); !reflect.DeepEqual(d, sdk.Description{ID: "posturl", Name: "Post to URL", Version: "1.4.0"}) {
+		t.Errorf("Description() = %+v", d)
 	}
 	// The catalogue stores the manifest as JSON: it must come back the same.
 	data, err := json.Marshal(m)
@@ -139,6 +146,17 @@ func TestParseInvalid(t *testing.T) {
 		{"wrong types", `{"id":7,"name":["x"],"version":"1.0.0","bundled":"yes","capabilities":"events","settings":{}}`,
 			map[string]string{"id": "must be a string", "name": "must be a string", "bundled": "true or false",
 				"capabilities": "must be a list", "settings": "must be a list"}},
+		{"defaults of the wrong type", `{"id":"pp","name":"x","version":"1.0.0","executable":"x","capabilities":["http"],"settings":[
+			{"key":"n","type":"int","label":"N","default":"three"},
+			{"key":"b","type":"bool","label":"B","default":"yes"},
+			{"key":"s","type":"string","label":"S","default":5},
+			{"key":"u","type":"url","label":"U","default":""},
+			{"key":"e","type":"enum","label":"E","enum":["a"],"default":1}]}`,
+			map[string]string{"settings[0].default": "whole number", "settings[1].default": "true or false",
+				"settings[2].default": "must be a string", "settings[3].default": "http or https URL",
+				"settings[4].default": "must be a string"}},
+		{"bundled not true or false", `{"id":"pp","name":"x","version":"1.0.0","bundled":1,"capabilities":["http"]}`,
+			map[string]string{"bundled": "true or false"}},
 		{"default out of range", `{"id":"pp","name":"x","version":"1.0.0","executable":"x","capabilities":["http"],"settings":[
 			{"key":"n","type":"int","label":"N","max":5,"default":6},
 			{"key":"e","type":"enum","label":"E","enum":["a","b"],"default":"c"}]}`,
@@ -147,9 +165,9 @@ func TestParseInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := manifest.Parse([]byte(tt.doc))
-			fe, ok := fault.As(err)
-			if !ok || fe.Kind != fault.Invalid || fe.Code != "invalid_manifest" {
-				t.Fatalf("got %v, want an invalid_manifest fault", err)
+			var fe *manifest.Error
+			if !errors.As(err, &fe) || fe.Code != manifest.CodeInvalid || fe.Message != "plugin.json is not valid." {
+				t.Fatalf("got %v, want an invalid_manifest *manifest.Error", err)
 			}
 			for path, part := range tt.want {
 				if !strings.Contains(fe.Fields[path], part) {
@@ -162,6 +180,15 @@ func TestParseInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestErrorNamesEveryProblem(t *testing.T) {
+	_, err := manifest.Parse([]byte(`{"id":"pp","name":"x","version":"1","executable":"x","capabilities":["mail"]}`))
+	want := `invalid_manifest: plugin.json is not valid. (capabilities: must list at least one of: events, http, codec, routing; ` +
+		`capabilities[0]: must be one of: events, http, codec, routing; version: must be a semantic version such as 1.4.0: "1" is not MAJOR.MINOR.PATCH)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Error() = %v\nwant       %s", err, want)
 	}
 }
 
@@ -204,8 +231,10 @@ func TestCompatibleWith(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("CompatibleWith(%q) = %v, want ok=%v", hub, err, ok)
 		}
-		if err != nil && !fault.IsKind(err, fault.Invalid) {
-			t.Errorf("CompatibleWith(%q) = %v, want an Invalid fault", hub, err)
+		var me *manifest.Error
+		if err != nil && (!errors.As(err, &me) || me.Code != manifest.CodeHubTooOld ||
+			!strings.Contains(me.Fields["min_hub_version"], "needs Tether 1.2.0 or newer; this hub is "+hub)) {
+			t.Errorf("CompatibleWith(%q) = %v, want a hub_too_old *manifest.Error on min_hub_version", hub, err)
 		}
 	}
 	if err := m.CompatibleWith("banana"); err == nil || !strings.Contains(err.Error(), "banana") {

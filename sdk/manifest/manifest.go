@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/sdk"
 )
 
@@ -22,9 +21,12 @@ type Manifest struct {
 	// Executable is a path relative to the plugin directory; empty when
 	// Bundled, i.e. when the hub's own binary runs it as
 	// "tether plugin run <id>".
-	Executable   string    `json:"executable,omitempty"`
-	Bundled      bool      `json:"bundled,omitempty"`
-	Description  string    `json:"description,omitempty"`
+	Executable string `json:"executable,omitempty"`
+	Bundled    bool   `json:"bundled,omitempty"`
+	// Summary is the manifest's "description": a few sentences for the
+	// admin centre. (Description is the method a plugin's Describe answers
+	// with.)
+	Summary      string    `json:"description,omitempty"`
 	Capabilities []string  `json:"capabilities"`
 	Events       []string  `json:"events,omitempty"`
 	Settings     []Setting `json:"settings,omitempty"`
@@ -134,7 +136,14 @@ func (m *Manifest) Subscribes(eventType string) bool {
 	return false
 }
 
-// CompatibleWith refuses a hub older than the manifest's min_hub_version.
+// Description is what a plugin built from this manifest answers to
+// Describe: its ID, name and version (Serve adds the capabilities).
+func (m *Manifest) Description() sdk.Description {
+	return sdk.Description{ID: m.ID, Name: m.Name, Version: m.Version}
+}
+
+// CompatibleWith refuses a hub older than the manifest's min_hub_version
+// with an *Error of code CodeHubTooOld.
 // hubVersion may carry a leading "v" (Go module versions); "" and "dev"
 // stand for a development build, which runs everything.
 func (m *Manifest) CompatibleWith(hubVersion string) error {
@@ -150,10 +159,11 @@ func (m *Manifest) CompatibleWith(hubVersion string) error {
 		return fmt.Errorf("plugin %s: hub version %q: %w", m.ID, hubVersion, err)
 	}
 	if hub.compare(min) < 0 {
-		fe := fault.New(fault.Invalid, "hub_too_old",
-			"Plugin %s %s needs Tether %s or newer; this hub is %s.", m.ID, m.Version, m.MinHubVersion, hubVersion)
-		fe.Fields = map[string]string{"min_hub_version": "needs Tether " + m.MinHubVersion + " or newer; this hub is " + hubVersion}
-		return fe
+		return &Error{
+			Code:    CodeHubTooOld,
+			Message: fmt.Sprintf("Plugin %s %s needs Tether %s or newer; this hub is %s.", m.ID, m.Version, m.MinHubVersion, hubVersion),
+			Fields:  map[string]string{"min_hub_version": "needs Tether " + m.MinHubVersion + " or newer; this hub is " + hubVersion},
+		}
 	}
 	return nil
 }
