@@ -187,9 +187,9 @@ func fuzzOnce(src string, kind Kind, env *Env, fenv *FilterEnv) fuzzOutcome {
 }
 
 // worstCaseExpressions are accepted expressions built to cost as much as
-// the limits allow: as many closures over the longest lists as fit, each
-// with a body at the limit of mostly string scanning and allocating calls,
-// long literal lists, and the most complex regular expressions.
+// the limits allow: closures filling MaxClosureCost with bodies of string
+// scanning and allocating calls over the longest lists, long literal lists,
+// and the most complex regular expressions.
 func worstCaseExpressions() []string {
 	lit := func(n int) string {
 		parts := make([]string, n)
@@ -198,26 +198,41 @@ func worstCaseExpressions() []string {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}
-	// 20 nodes: the limit of a closure's body.
-	body := `{indexOf(session.cfield0, #) > 0 || upper(#) == lower(session.cfield2) || trim(#) == ""}`
-	closures := "any(technician.skills, " + body + ")"
-	for {
-		more := closures + " || any(technician.languages, " + body + ")"
-		if nodeCount(more) > MaxNodes {
+	// Bodies that scan or copy 256-byte strings and never short-circuit.
+	body20 := `{indexOf(session.cfield0, #) > 0 || upper(#) == lower(session.cfield2) || trim(#) == ""}`
+	body15 := `{indexOf(session.cfield0, #) > 0 || upper(#) == lower(session.cfield2)}`
+	fill := func(body string) string {
+		closures := "any(technician.skills, " + body + ")"
+		for _, list := range []string{"technician.languages", "technician.skills", "technician.languages"} {
+			more := closures + " || any(" + list + ", " + body + ")"
+			if Validate(more, KindFilter) != nil {
+				break
+			}
+			closures = more
+		}
+		return closures
+	}
+	// The largest pattern of this shape the limits accept.
+	pattern := ""
+	for n := 1; n < 40; n++ {
+		p := fmt.Sprintf("[a-z]{1,%d}[0-9]{1,%d}x", n, n)
+		if checkPattern(p) != "" {
 			break
 		}
-		closures = more
+		pattern = p
 	}
-	// Elements and body share the 200 nodes: 170 elements, a body of 20.
-	literal := `any(` + lit(170) + `, {indexOf(session.cfield0, #) > 0 || upper(session.cfield1) == # || trimPrefix(#, "x") != #})`
-	regexp := `session.cfield1 matches "[a-z]{1,10}[0-9]{1,10}x"`
+	regexp := `session.cfield1 matches "` + pattern + `"`
 	return []string{
-		closures,
-		literal,
+		fill(body20),
+		fill(body15),
+		// 50 elements times a body of 20 parts is the whole closure budget.
+		`any(` + lit(50) + `, {indexOf(session.cfield0, #) > 0 || upper(session.cfield1) == # || trimPrefix(#, "x") != #})`,
 		`has_all(technician.skills, ` + lit(190) + `)`,
 		`has_any(technician.languages, ` + lit(190) + `)`,
 		`session.cfield1 in ` + lit(195),
 		strings.Join([]string{regexp, regexp, regexp}, " || "),
+		// Everything at once: the closure budget and three patterns.
+		fill(body15) + " || " + strings.Join([]string{regexp, regexp, regexp}, " || "),
 		`count(technician.skills, {# in technician.languages || # in technician.skills}) > 0 && count(technician.languages, {# in technician.skills}) > 0`,
 	}
 }

@@ -27,13 +27,18 @@ const (
 	// MaxClosureNodes bounds a closure's body ({...}), which runs once per
 	// list element: rule closures test an element, they do not compute.
 	MaxClosureNodes = 20
+	// MaxClosureCost bounds the parts all closures of an expression run
+	// together: the sum over closures of the list's bound (MaxListLen for a
+	// technician list, the length of a literal list) times the body's parts.
+	// any(technician.skills, {hasPrefix(#, "net")}) costs 32*3 = 96.
+	MaxClosureCost = 1000
 	// MaxPatternBytes, MaxPatternInsts and MaxMatches bound regular
 	// expressions: Go's regexp runs in time linear in the input but also in
 	// the pattern's program size, and a short pattern such as
 	// [a-z]{1,40}[0-9]{1,40} compiles to 161 instructions and takes about
 	// 0.3 ms on 256 bytes.
 	MaxPatternBytes = 100
-	MaxPatternInsts = 50
+	MaxPatternInsts = 30
 	MaxMatches      = 3
 	// MaxEnvString is the string length the cost bound assumes for the
 	// environment (custom fields are at most 64 characters; skills, names
@@ -59,7 +64,7 @@ var allowedBuiltins = map[string]bool{
 }
 
 // closureBuiltins are the built-ins that take a closure ({...}) and are
-// allowed, each over a bounded list only (see boundedList). filter, map,
+// allowed, each over a bounded list only (see listBound). filter, map,
 // sum, find*, groupBy, sortBy and reduce are refused: no rule needs a list
 // as a result, and reduce accumulates values of any size.
 var closureBuiltins = map[string]bool{"all": true, "any": true, "none": true, "one": true, "count": true}
@@ -160,10 +165,11 @@ func Validate(src string, kind Kind) error {
 // limitVisitor counts nodes and remembers the first refused one. ast.Walk
 // visits children before their parent, so "first" is the innermost.
 type limitVisitor struct {
-	nodes   int
-	matches int
-	refused ast.Node
-	why     string
+	nodes       int
+	matches     int
+	closureCost int
+	refused     ast.Node
+	why         string
 }
 
 func (v *limitVisitor) refuse(n ast.Node, format string, args ...any) {
@@ -234,10 +240,15 @@ func (v *limitVisitor) builtin(n *ast.BuiltinNode) {
 		}
 		return
 	}
-	if len(n.Arguments) == 0 || !boundedList(n.Arguments[0]) {
+	bound := -1
+	if len(n.Arguments) > 0 {
+		bound = listBound(n.Arguments[0])
+	}
+	if bound < 0 {
 		v.refuse(n, "%s may only go over technician.skills, technician.languages, technician.channel_ids or a literal list such as [\"a\", \"b\"]", n.Name)
 		return
 	}
+	bodyNodes := 1 // count(list) without a body tests each element once
 	for _, arg := range n.Arguments {
 		body, isBody := arg.(*ast.PredicateNode)
 		if isBody {
@@ -253,6 +264,13 @@ func (v *limitVisitor) builtin(n *ast.BuiltinNode) {
 		case isBody && f.nodes > MaxClosureNodes:
 			v.refuse(body, "the body of %s has %d parts; the limit is %d", n.Name, f.nodes, MaxClosureNodes)
 		}
+		if isBody {
+			bodyNodes = f.nodes
+		}
+	}
+	v.closureCost += bound * bodyNodes
+	if v.closureCost > MaxClosureCost {
+		v.refuse(n, "the closures run %d parts in all (elements times the parts of each body); the limit is %d", v.closureCost, MaxClosureCost)
 	}
 }
 
@@ -276,25 +294,25 @@ func checkPattern(p string) string {
 	return ""
 }
 
-// boundedList reports whether n is a list whose length is bounded before
-// the rule runs: a literal list (bounded by MaxNodes) or a technician list
-// (bounded by MaxListLen).
-func boundedList(n ast.Node) bool {
+// listBound returns the most elements n can hold, known before the rule
+// runs: the length of a literal list (made of parts, so bounded by
+// MaxNodes) or MaxListLen for a technician list; -1 for anything else.
+func listBound(n ast.Node) int {
 	switch n := n.(type) {
 	case *ast.ArrayNode:
-		return true
+		return len(n.Nodes)
 	case *ast.MemberNode:
 		root, ok := n.Node.(*ast.IdentifierNode)
 		prop, ok2 := n.Property.(*ast.StringNode)
 		if !ok || !ok2 || root.Value != "technician" || n.Optional {
-			return false
+			return -1
 		}
 		switch prop.Value {
 		case "skills", "languages", "channel_ids":
-			return true
+			return MaxListLen
 		}
 	}
-	return false
+	return -1
 }
 
 // closureFinder looks inside a closure's argument for nested closures and

@@ -75,12 +75,16 @@ func TestValidateRefusesExpensiveShapes(t *testing.T) {
 		{"let", `let s = session.cfield0 + session.cfield0; s != ""`, "let is not allowed"},
 		{"dynamic regexp", `session.cfield1 matches session.cfield2`, "pattern of matches must be a string literal"},
 		{"bad regexp", `session.cfield1 matches "(a"`, "not a regular expression"},
-		{"complex regexp", `session.cfield1 matches "[a-z]{1,40}[0-9]{1,40}x"`, "the pattern is too complex (161 instructions, the limit is 50)"},
+		{"complex regexp", `session.cfield1 matches "[a-z]{1,40}[0-9]{1,40}x"`, "the pattern is too complex (161 instructions, the limit is 30)"},
 		{"long regexp", `session.cfield1 matches "` + strings.Repeat("a", MaxPatternBytes+1) + `"`, "the pattern is 101 bytes long"},
 		{"too many regexps", `session.cfield0 matches "a" || session.cfield1 matches "b" || session.cfield2 matches "c" || session.cfield3 matches "d"`, "at most 3 matches"},
 		{"regexp in a closure", `any(technician.skills, {# matches "^net"})`, "matches cannot be used inside a closure"},
 		{"large closure body", `any(technician.skills, {# == "a" || # == "b" || # == "c" || # == "d" || # == "e" || # == "f"})`, "the body of any has 23 parts; the limit is 20"},
 		{"string()", `string(technician.skills) != ""`, "string is not allowed"},
+		{"closures too costly together", `any(technician.skills, {hasPrefix(#, "a") || hasPrefix(#, "b") || hasPrefix(#, "c")}) || ` +
+			`any(technician.languages, {hasPrefix(#, "a") || hasPrefix(#, "b") || hasPrefix(#, "c")}) || ` +
+			`any(technician.channel_ids, {# == 1 || # == 2 || # == 3 || # == 4})`, "the closures run 1184 parts in all"},
+		{"long literal list with a body", `any([` + strings.Repeat(`"a",`, 100) + `"b"], {# == session.cfield0 || # == session.cfield1})`, "the closures run 1111 parts"},
 		{"unknown function", `exec("rm") == ""`, "unknown function exec"},
 		{"method call", `session.cfield0.Len() > 0`, "only the functions listed"},
 		{"bad hm", `clock.minute_of_day > hm("25:00")`, `hm: hm("25:00")`},
