@@ -152,6 +152,12 @@ func xmlFields(t *testing.T, body []byte) map[string]string {
 // pluginPID finds the process the hub started for a bundled plugin.
 func pluginPID(t *testing.T, h *Hub, plugin string) int {
 	t.Helper()
+	return childPID(t, h, "plugin\x00run\x00"+plugin)
+}
+
+// childPID finds the hub's child process whose command line contains marker.
+func childPID(t *testing.T, h *Hub, marker string) int {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		entries, _ := os.ReadDir("/proc")
@@ -161,7 +167,7 @@ func pluginPID(t *testing.T, h *Hub, plugin string) int {
 				continue
 			}
 			cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err != nil || !bytes.Contains(cmdline, []byte("plugin\x00run\x00"+plugin)) {
+			if err != nil || !bytes.Contains(cmdline, []byte(marker)) {
 				continue
 			}
 			stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -170,13 +176,13 @@ func pluginPID(t *testing.T, h *Hub, plugin string) int {
 			}
 			// Field 4 of /proc/<pid>/stat is the parent PID.
 			fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-			if len(fields) > 1 && fields[1] == strconv.Itoa(h.cmd.Process.Pid) {
+			if len(fields) > 1 && fields[1] == strconv.Itoa(h.cmd.Process.Pid) && fields[0] != "Z" {
 				return pid
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no %s plugin process under hub %d", plugin, h.cmd.Process.Pid)
+	t.Fatalf("no child process %q under hub %d", marker, h.cmd.Process.Pid)
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/tetherhq/tether/core/pluginhost"
@@ -34,7 +35,7 @@ func (h *Hub) startPlugins(ctx context.Context, cfg Config, rlog *relay.Log) err
 	}
 	host, _ := os.Hostname()
 	h.Plugins, err = pluginhost.New(pluginhost.Config{DB: cfg.DB, Root: root, Self: cfg.Self, Bundled: cfg.Bundled,
-		HubVersion: cfg.Version, Keyring: keys, Tree: settingsTree{h.Org}, Sessions: h.Sessions, Messages: rlog,
+		HubVersion: releaseVersion(cfg.Version), Keyring: keys, Tree: settingsTree{h.Org}, Sessions: h.Sessions, Messages: rlog,
 		Live: h.Relay.Hub(), Org: h.Org, Registry: cfg.Registry, Logger: cfg.Log.Named("plugins"), Now: cfg.Now,
 		Node: host + ":" + filepath.Clean(dir), HealthEvery: cfg.Plugins.HealthEvery,
 		PollInterval: cfg.Plugins.PollInterval, BackoffBase: cfg.Plugins.BackoffBase})
@@ -44,6 +45,18 @@ func (h *Hub) startPlugins(ctx context.Context, cfg Config, rlog *relay.Log) err
 	h.Sessions.Outbox = h.Plugins
 	h.API.Plugins = h.Plugins
 	return h.Plugins.Start(ctx)
+}
+
+var semver = regexp.MustCompile(`^v?\d+\.\d+\.\d+$`)
+
+// releaseVersion is the version plugins' min_hub_version is checked
+// against: a development or test build ("dev", "e2e-test", a commit) is
+// "dev", which accepts every plugin.
+func releaseVersion(v string) string {
+	if semver.MatchString(v) {
+		return v
+	}
+	return "dev"
 }
 
 // withPlugins serves plugins' own pages under /plugins/<id>/ beside the API.
