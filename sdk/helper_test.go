@@ -120,6 +120,8 @@ func (p *testPlugin) HandleEvent(ctx context.Context, e sdk.Event) sdk.Result {
 			return sdk.Failed(err.Error())
 		}
 		return sdk.Result{Outcome: sdk.Ack, Message: string(b)}
+	case "ack":
+		return sdk.Acked()
 	case "retry":
 		return sdk.RetryLater(1500*time.Millisecond, "busy")
 	case "permanent":
