@@ -252,7 +252,7 @@ func (a *API) resetPluginSettings(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	plugin := r.PathValue("plugin")
-	if err := a.Plugins.Settings.Reset(r.Context(), plugin, id, func(u settings.Unit) bool { return sc.Manages(u.ID) }); err != nil {
+	if err := a.Plugins.ResetSettings(r.Context(), plugin, id, func(u settings.Unit) bool { return sc.Manages(u.ID) }); err != nil {
 		return err
 	}
 	return reply(w, http.StatusOK)(a.Plugins.Settings.View(r.Context(), plugin, id))

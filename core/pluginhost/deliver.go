@@ -67,20 +67,43 @@ func (h *Host) deliver(ctx context.Context, d delivery.Delivery) (sdk.Result, er
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	values, enabled, err := h.Settings.Effective(ctx, d.Plugin, unit)
+	raw, enabled, err := h.effective(ctx, d.Plugin, unit)
 	if err != nil {
-		return sdk.Result{}, fmt.Errorf("settings of plugin %s for unit %d: %w", d.Plugin, unit, err)
+		return sdk.Result{}, err
 	}
 	if !enabled {
 		return sdk.Result{}, fmt.Errorf("%w: plugin %s is not enabled for unit %d", delivery.ErrSkip, d.Plugin, unit)
 	}
-	raw, err := jsonObject(values)
-	if err != nil {
-		return sdk.Result{}, err
-	}
 	e := d.Event()
 	e.UnitID, e.Config = unit, raw
 	return proc.HandleEvent(ctx, e)
+}
+
+// configEntry caches a plugin's effective settings for one unit.
+type configEntry struct {
+	raw     json.RawMessage
+	enabled bool
+	at      time.Time
+}
+
+// effective is the plugin's settings for unit as the plugin receives them.
+// Saves through this host clear the cache at once; the TTL bounds how long
+// a save on another hub node takes to apply here.
+func (h *Host) effective(ctx context.Context, plugin string, unit int64) (json.RawMessage, bool, error) {
+	key := fmt.Sprintf("%s\x00%d", plugin, unit)
+	if e, ok := h.configs.Load(key); ok && time.Since(e.(configEntry).at) < unitTTL {
+		return e.(configEntry).raw, e.(configEntry).enabled, nil
+	}
+	values, enabled, err := h.Settings.Effective(ctx, plugin, unit)
+	if err != nil {
+		return nil, false, fmt.Errorf("settings of plugin %s for unit %d: %w", plugin, unit, err)
+	}
+	raw, err := jsonObject(values)
+	if err != nil {
+		return nil, false, err
+	}
+	h.configs.Store(key, configEntry{raw: raw, enabled: enabled, at: time.Now()})
+	return raw, enabled, nil
 }
 
 func jsonObject(values map[string]any) (json.RawMessage, error) {

@@ -84,6 +84,7 @@ type Host struct {
 	cancelRun context.CancelFunc
 	runDone   chan struct{}
 	units     sync.Map // session id -> unitEntry, a small cache for deliveries
+	configs   sync.Map // "plugin\x00unit" -> configEntry
 }
 
 // New builds the host; Start runs it.
@@ -369,9 +370,18 @@ func (h *Host) SaveSettings(ctx context.Context, req pluginsettings.SaveRequest)
 	}
 	units, err := h.Settings.Save(ctx, req)
 	if err == nil {
-		h.units.Clear()
+		h.configs.Clear()
 	}
 	return units, err
+}
+
+// ResetSettings makes a unit inherit the plugin's settings again.
+func (h *Host) ResetSettings(ctx context.Context, plugin string, unit int64, inScope func(settings.Unit) bool) error {
+	err := h.Settings.Reset(ctx, plugin, unit, inScope)
+	if err == nil {
+		h.configs.Clear()
+	}
+	return err
 }
 
 // ServeHTTP serves /plugins/<id>/... from the plugin's http capability.
