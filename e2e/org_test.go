@@ -12,7 +12,7 @@ import (
 
 // api is a small JSON client for one signed-in member.
 type api struct {
-	t     *testing.T
+	t     testing.TB
 	h     *Hub
 	token string
 }
@@ -62,7 +62,7 @@ func (a *api) must(want int, method, path string, body any) map[string]any {
 	return out
 }
 
-func signIn(t *testing.T, h *Hub, email, pw string) (*api, map[string]any) {
+func signIn(t testing.TB, h *Hub, email, pw string) (*api, map[string]any) {
 	t.Helper()
 	anon := &api{t: t, h: h}
 	out := anon.must(201, "POST", "/api/v1/auth/token", map[string]string{"email": email, "password": pw})

@@ -40,7 +40,7 @@ type post struct {
 	At          time.Time
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{accepted: map[string]int{}, arrived: make(chan struct{}, 1000)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -86,7 +86,7 @@ func (r *receiver) url(path string) string {
 }
 
 // await returns the first post to path whose body contains all of want.
-func (r *receiver) await(t *testing.T, what, path string, want ...string) post {
+func (r *receiver) await(t testing.TB, what, path string, want ...string) post {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {

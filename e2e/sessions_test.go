@@ -6,7 +6,7 @@ import (
 )
 
 // staff is a group with one signed-in technician.
-func staff(t *testing.T, h *Hub, master *api, email string) (group map[string]any, techID string, tech *api) {
+func staff(t testing.TB, h *Hub, master *api, email string) (group map[string]any, techID string, tech *api) {
 	t.Helper()
 	group = master.must(201, "POST", "/api/v1/tech-groups", map[string]any{"name": "Support " + email})
 	m := master.must(201, "POST", "/api/v1/members", map[string]any{"role": "technician", "group_id": group["id"],
