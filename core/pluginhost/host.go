@@ -388,14 +388,14 @@ func (h *Host) ResetSettings(ctx context.Context, plugin string, unit int64, inS
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/plugins/")
 	id, _, _ := strings.Cut(rest, "/")
+	m, err := h.Catalogue.Manifest(r.Context(), id)
+	if err != nil || !m.HasCapability(sdk.CapHTTP) {
+		http.Error(w, fmt.Sprintf("no plugin %q serves pages here", id), http.StatusNotFound)
+		return
+	}
 	proc, err := h.Supervisor.Process(id)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("plugin %q is not running", id), http.StatusServiceUnavailable)
-		return
-	}
-	m, err := h.Catalogue.Manifest(r.Context(), id)
-	if err != nil || !m.HasCapability(sdk.CapHTTP) {
-		http.Error(w, fmt.Sprintf("plugin %q serves no pages", id), http.StatusNotFound)
 		return
 	}
 	proc.ServeHTTP(w, r)
