@@ -27,6 +27,9 @@ type MemberInput struct {
 	Description    string  `json:"description" validate:"max=1024"`
 	Enabled        *bool   `json:"enabled"`
 	AssignedGroups []int64 `json:"assigned_groups" validate:"max=1000"`
+	// Skills and Languages are for technicians only (routing rules).
+	Skills    []string `json:"skills" validate:"max=32,dive,min=1,max=64"`
+	Languages []string `json:"languages" validate:"max=32,dive,min=1,max=64"`
 }
 
 // MemberPatch changes a member; nil fields are left alone. For a technician,
@@ -40,6 +43,10 @@ type MemberPatch struct {
 	SSOID       *string `json:"sso_id" validate:"omitnil,max=128"`
 	Description *string `json:"description" validate:"omitnil,max=1024"`
 	Enabled     *bool   `json:"enabled"`
+	// Skills and Languages replace a technician's routing attributes;
+	// administrators set them, not the technician.
+	Skills    *[]string `json:"skills" validate:"omitnil,max=32,dive,min=1,max=64"`
+	Languages *[]string `json:"languages" validate:"omitnil,max=32,dive,min=1,max=64"`
 }
 
 func normaliseEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
@@ -54,7 +61,11 @@ func (s *Service) CreateMember(ctx context.Context, sc *Scope, in MemberInput, p
 	in.Email = normaliseEmail(in.Email)
 	in.SSOID = strings.TrimSpace(in.SSOID)
 	in.Description = strings.TrimSpace(in.Description)
+	in.Skills, in.Languages = normaliseList(in.Skills), normaliseList(in.Languages)
 	if err := fault.Validate(in); err != nil {
+		return Member{}, err
+	}
+	if err := checkAttributes(in.Role, in.Skills, in.Languages); err != nil {
 		return Member{}, err
 	}
 	if in.Role != KindTechnician {
@@ -81,7 +92,8 @@ func (s *Service) CreateMember(ctx context.Context, sc *Scope, in MemberInput, p
 			return fmt.Errorf("insert member: %w", err)
 		}
 		m := memberRow{NodeID: n.ID, Email: in.Email, Nickname: in.Nickname, SSOID: in.SSOID,
-			PasswordHash: passwordHash, MustChangePassword: mustChange}
+			PasswordHash: passwordHash, MustChangePassword: mustChange,
+			Skills: nonNil(in.Skills), Languages: nonNil(in.Languages)}
 		if passwordHash != "" {
 			m.PasswordChangedAt = &now
 		}
@@ -201,7 +213,8 @@ func (s *Service) member(ctx context.Context, db bun.IDB, id int64) (Member, err
 
 func toMember(n nodeRow, m memberRow) Member {
 	return Member{Unit: n.unit(), Email: m.Email, Nickname: m.Nickname, SSOID: m.SSOID,
-		MustChangePassword: m.MustChangePassword, PasswordChangedAt: m.PasswordChangedAt}
+		MustChangePassword: m.MustChangePassword, PasswordChangedAt: m.PasswordChangedAt,
+		Skills: nonNil(m.Skills), Languages: nonNil(m.Languages)}
 }
 
 // MemberFilter narrows ListMembers.
@@ -251,6 +264,12 @@ func (s *Service) UpdateMember(ctx context.Context, sc *Scope, id int64, p Membe
 	if p.Email != nil {
 		*p.Email = normaliseEmail(*p.Email)
 	}
+	if p.Skills != nil {
+		*p.Skills = nonNil(normaliseList(*p.Skills))
+	}
+	if p.Languages != nil {
+		*p.Languages = nonNil(normaliseList(*p.Languages))
+	}
 	if err := fault.Validate(p); err != nil {
 		return Member{}, err
 	}
@@ -260,6 +279,9 @@ func (s *Service) UpdateMember(ctx context.Context, sc *Scope, id int64, p Membe
 			return err
 		}
 		if err := s.canChangeMember(sc, n, p); err != nil {
+			return err
+		}
+		if err := checkAttributes(n.Kind, deref(p.Skills), deref(p.Languages)); err != nil {
 			return err
 		}
 		if p.GroupID != nil {
@@ -286,11 +308,17 @@ func (s *Service) UpdateMember(ctx context.Context, sc *Scope, id int64, p Membe
 		if p.Enabled != nil {
 			n.Enabled = *p.Enabled
 		}
+		if p.Skills != nil {
+			m.Skills = *p.Skills
+		}
+		if p.Languages != nil {
+			m.Languages = *p.Languages
+		}
 		n.UpdatedAt = s.now()
 		if _, err := tx.NewUpdate().Model(&n).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update member %d: %w", id, err)
 		}
-		if _, err := tx.NewUpdate().Model(&m).Column("email", "nickname", "sso_id").WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Model(&m).Column("email", "nickname", "sso_id", "skills", "languages").WherePK().Exec(ctx); err != nil {
 			if store.IsUniqueViolation(err) {
 				return emailTaken(m.Email)
 			}
@@ -312,7 +340,7 @@ func setIf(dst *string, src *string) {
 
 func (s *Service) canChangeMember(sc *Scope, n nodeRow, p MemberPatch) error {
 	self := sc.Actor.ID == n.ID
-	if self && p.GroupID == nil && p.Enabled == nil && p.SSOID == nil {
+	if self && p.GroupID == nil && p.Enabled == nil && p.SSOID == nil && p.Skills == nil && p.Languages == nil {
 		return nil
 	}
 	if self && p.Enabled != nil && !*p.Enabled {

@@ -50,6 +50,8 @@ type memberRow struct {
 	PasswordHash       string     `bun:"password_hash,notnull"`
 	PasswordChangedAt  *time.Time `bun:"password_changed_at"`
 	MustChangePassword bool       `bun:"must_change_password,notnull"`
+	Skills             []string   `bun:"skills,notnull"`
+	Languages          []string   `bun:"languages,notnull"`
 }
 
 type adminTechGroupRow struct {
@@ -108,6 +110,10 @@ type Member struct {
 	PasswordChangedAt  *time.Time `json:"password_changed_at"`
 	// AssignedGroups are the technician groups an administrator manages (ORG-1).
 	AssignedGroups []int64 `json:"assigned_groups,omitempty"`
+	// Skills and Languages are a technician's routing attributes; empty
+	// for administrators.
+	Skills    []string `json:"skills"`
+	Languages []string `json:"languages"`
 }
 
 // Channel is one of the ten channels (CH-1..CH-3).

@@ -10,10 +10,13 @@ import (
 // TreeNode is a unit with its children, as the admin centre draws the tree.
 type TreeNode struct {
 	Unit
-	Email    string      `json:"email,omitempty"`
-	Nickname string      `json:"nickname,omitempty"`
-	Number   int         `json:"number,omitempty"`
-	Children []*TreeNode `json:"children"`
+	Email    string `json:"email,omitempty"`
+	Nickname string `json:"nickname,omitempty"`
+	Number   int    `json:"number,omitempty"`
+	// Skills and Languages are a technician's routing attributes.
+	Skills    []string    `json:"skills,omitempty"`
+	Languages []string    `json:"languages,omitempty"`
+	Children  []*TreeNode `json:"children"`
 }
 
 // everything loads all nodes with their member and channel payloads.
@@ -30,7 +33,7 @@ func (s *Service) loadEverything(ctx context.Context) (*everything, error) {
 		return nil, fmt.Errorf("load tree: %w", err)
 	}
 	var members []memberRow
-	if err := s.DB.NewSelect().Model(&members).Column("node_id", "email", "nickname", "sso_id").Scan(ctx); err != nil {
+	if err := s.DB.NewSelect().Model(&members).Column("node_id", "email", "nickname", "sso_id", "skills", "languages").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("load members: %w", err)
 	}
 	var channels []channelRow
@@ -53,6 +56,7 @@ func (e *everything) treeNode(n nodeRow) *TreeNode {
 	t := &TreeNode{Unit: n.unit(), Children: []*TreeNode{}}
 	if m, ok := e.members[n.ID]; ok {
 		t.Email, t.Nickname = m.Email, m.Nickname
+		t.Skills, t.Languages = m.Skills, m.Languages
 	}
 	t.Number = e.channels[n.ID]
 	return t
@@ -121,10 +125,14 @@ type SearchHit struct {
 	Unit
 	Email string   `json:"email,omitempty"`
 	Path  []string `json:"path"`
+	// Skills and Languages are a technician's routing attributes.
+	Skills    []string `json:"skills,omitempty"`
+	Languages []string `json:"languages,omitempty"`
 }
 
 // Search finds units in the caller's scope whose name, description, e-mail,
-// nickname or SSO ID contains the text, case-insensitively (ORG-6).
+// nickname or SSO ID contains the text, or one of whose skills or languages
+// does, case-insensitively (ORG-6).
 func (s *Service) Search(ctx context.Context, sc *Scope, text string, limit int) ([]SearchHit, error) {
 	needle := strings.ToLower(strings.TrimSpace(text))
 	if needle == "" {
@@ -146,10 +154,11 @@ func (s *Service) Search(ctx context.Context, sc *Scope, text string, limit int)
 			continue
 		}
 		m := e.members[n.ID]
-		if !containsAny(needle, n.Name, n.Description, m.Email, m.Nickname, m.SSOID) {
+		if !containsAny(needle, n.Name, n.Description, m.Email, m.Nickname, m.SSOID) &&
+			!containsAny(needle, m.Skills...) && !containsAny(needle, m.Languages...) {
 			continue
 		}
-		hits = append(hits, SearchHit{Unit: n.unit(), Email: m.Email, Path: e.path(n)})
+		hits = append(hits, SearchHit{Unit: n.unit(), Email: m.Email, Path: e.path(n), Skills: m.Skills, Languages: m.Languages})
 		if len(hits) == limit {
 			break
 		}

@@ -1,0 +1,2 @@
+ALTER TABLE members DROP COLUMN languages;
+ALTER TABLE members DROP COLUMN skills;
