@@ -2,6 +2,8 @@ package hub_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,14 +29,7 @@ import (
 func ackHub(tb testing.TB, db *bun.DB) (*hub.Hub, []int64) {
 	tb.Helper()
 	ctx := context.Background()
-	fast := auth.Hasher{Params: auth.FastParams()}
-	h, err := hub.New(ctx, hub.Config{DB: db, Log: hclog.NewNullLogger(), Registry: prometheus.NewRegistry(),
-		AdminEmail: "root@example.com", AdminPassword: "Bench-Admin-Pw-1!", Hasher: &fast, DataDir: tb.TempDir(),
-		Plugins: hub.PluginTuning{PollInterval: 20 * time.Millisecond}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { h.Shutdown(context.Background()) })
+	h := newHub(tb, db)
 	bin := plugintest.Build(tb, "github.com/tetherhq/tether/core/hub/testdata/ackplugin")
 	src := tb.TempDir()
 	for name, from := range map[string]string{"ackplugin": bin, "plugin.json": "testdata/ackplugin/plugin.json"} {
@@ -65,24 +60,50 @@ func ackHub(tb testing.TB, db *bun.DB) (*hub.Hub, []int64) {
 			tb.Fatal("the ack plugin did not start")
 		}
 	}
-	ms := org.MasterScope(0)
-	g, err := h.Org.CreateTechGroup(ctx, ms, org.GroupInput{Name: "Bench"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := h.Org.CreateMember(ctx, ms, org.MemberInput{Role: org.KindTechnician, GroupID: &g.ID, Name: "T", Email: "t@example.com"}, "", false)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	_, tech := groupWithTechnician(tb, h)
 	var ids []int64
 	for range 50 {
-		c, err := h.Sessions.CreatePrivate(ctx, org.Actor{ID: m.ID, Role: org.KindTechnician}, sessions.PrivateInput{})
+		c, err := h.Sessions.CreatePrivate(ctx, org.Actor{ID: tech, Role: org.KindTechnician}, sessions.PrivateInput{})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		ids = append(ids, c.Session.ID)
 	}
 	return h, ids
+}
+
+// newHub is a hub on db with cheap password hashing and quick plugin polls.
+func newHub(tb testing.TB, db *bun.DB) *hub.Hub {
+	tb.Helper()
+	fast := auth.Hasher{Params: auth.FastParams()}
+	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Registry: prometheus.NewRegistry(),
+		AdminEmail: "root@example.com", AdminPassword: "Bench-Admin-Pw-1!", Hasher: &fast, DataDir: tb.TempDir(),
+		Plugins: hub.PluginTuning{PollInterval: 20 * time.Millisecond}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Shutdown(context.Background()) })
+	return h
+}
+
+var groupCount atomic.Int64
+
+// groupWithTechnician adds a technician group with one technician.
+func groupWithTechnician(tb testing.TB, h *hub.Hub) (group, tech int64) {
+	tb.Helper()
+	ctx := context.Background()
+	ms := org.MasterScope(0)
+	n := groupCount.Add(1)
+	g, err := h.Org.CreateTechGroup(ctx, ms, org.GroupInput{Name: fmt.Sprintf("Group %d", n)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := h.Org.CreateMember(ctx, ms, org.MemberInput{Role: org.KindTechnician, GroupID: &g.ID,
+		Name: fmt.Sprintf("Tech %d", n), Email: fmt.Sprintf("t%d@example.com", n)}, "", false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g.ID, m.ID
 }
 
 func delivered(tb testing.TB, db *bun.DB) int {

@@ -139,6 +139,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.ctx = context.WithoutCancel(ctx)
 	rlog := relay.NewLog(cfg.DB, h.Sessions.AppendEvent, cfg.Now)
 	h.Sessions.Log = systemLog{log: rlog}
+	keep := &chatTextPolicy{sessions: h.Sessions, settings: h.Settings, org: h.Org, log: cfg.Log.Named("relay")}
+	rlog.SetKeepTextPolicy(keep.keep)
 	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Sessions: h.Sessions,
 		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL}
 	h.Relay, err = relay.NewServer(relay.Config{DB: cfg.DB, Log: rlog, Now: cfg.Now, Logger: cfg.Log,

@@ -3,7 +3,10 @@ package hub
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
@@ -119,4 +122,54 @@ func notesOf(ctx context.Context, log *relay.Log, id int64) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// chatTextPolicy answers the relay's P2U-3 question from the chat_storage
+// setting of the session's group (the organisation's before a technician
+// has it). Chat appends ask on every message, so answers are kept for a few
+// seconds; a changed setting applies to later messages within that time.
+type chatTextPolicy struct {
+	sessions *sessions.Service
+	settings *settings.Service
+	org      *org.Service
+	log      hclog.Logger
+	cache    sync.Map // session id -> keepEntry
+}
+
+type keepEntry struct {
+	keep bool
+	at   time.Time
+}
+
+const keepTTL = 5 * time.Second
+
+func (p *chatTextPolicy) keep(ctx context.Context, sessionID int64) bool {
+	if e, ok := p.cache.Load(sessionID); ok && time.Since(e.(keepEntry).at) < keepTTL {
+		return e.(keepEntry).keep
+	}
+	keep, err := p.lookup(ctx, sessionID)
+	if err != nil {
+		// Keeping is the default; a failed look-up must not lose chat.
+		p.log.Warn("chat storage setting unavailable; keeping chat text", "session", sessionID, "error", err)
+		return true
+	}
+	p.cache.Store(sessionID, keepEntry{keep: keep, at: time.Now()})
+	return keep
+}
+
+func (p *chatTextPolicy) lookup(ctx context.Context, sessionID int64) (bool, error) {
+	unit, err := p.sessions.HandlingGroup(ctx, sessionID)
+	if err != nil {
+		return true, err
+	}
+	if unit == 0 {
+		if unit, err = p.org.RootID(ctx); err != nil {
+			return true, err
+		}
+	}
+	cs, err := settings.Get[relay.ChatStorage](ctx, p.settings, unit, relay.ChatStorageSection)
+	if err != nil {
+		return true, err
+	}
+	return cs.KeepChatText, nil
 }

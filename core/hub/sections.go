@@ -3,6 +3,7 @@ package hub
 import (
 	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/settings"
 )
 
@@ -25,6 +26,11 @@ func Sections() (*settings.Registry, error) {
 			Name: PasswordPolicySection, Title: "Password policy (AUTH-1)",
 			Kinds: []settings.UnitKind{settings.Org}, MasterOnly: true,
 			New: func() any { p := auth.DefaultPolicy(); return &p },
+		},
+		{
+			Name: relay.ChatStorageSection, Title: "Keep chat text in the hub's storage (P2U-3)",
+			Kinds: []settings.UnitKind{settings.Org, settings.TechGroup},
+			New:   func() any { return relay.DefaultChatStorage() },
 		},
 		{
 			Name: ConsoleAccessSection, Title: "Console sign-in IP restrictions (AUTH-2)",

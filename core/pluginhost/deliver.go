@@ -28,22 +28,18 @@ func (h *Host) settingsUnit(ctx context.Context, sessionID int64) (int64, error)
 	if e, ok := h.units.Load(sessionID); ok && time.Since(e.(unitEntry).at) < unitTTL {
 		return e.(unitEntry).unit, nil
 	}
-	v, err := h.cfg.Sessions.Get(ctx, sessionID)
+	unit, err := h.cfg.Sessions.HandlingGroup(ctx, sessionID)
 	if err != nil {
 		return 0, fmt.Errorf("session %d: %w", sessionID, err)
 	}
-	var unit int64
-	switch {
-	case v.TechnicianID != nil && *v.TechnicianID != 0:
-		c, err := h.cfg.Org.CredentialsByID(ctx, *v.TechnicianID)
+	if unit == 0 {
+		v, err := h.cfg.Sessions.Get(ctx, sessionID)
 		if err != nil {
-			return 0, fmt.Errorf("technician of session %d: %w", sessionID, err)
+			return 0, fmt.Errorf("session %d: %w", sessionID, err)
 		}
-		unit = c.TechGroupID
-	case v.TechGroupID != nil:
-		unit = *v.TechGroupID
-	case v.ChannelID != nil:
-		unit = *v.ChannelID
+		if v.ChannelID != nil {
+			unit = *v.ChannelID
+		}
 	}
 	if unit == 0 {
 		// No group or channel: the organisation's settings apply.

@@ -44,6 +44,7 @@ type Log struct {
 	outbox    Outbox
 	now       func() time.Time
 	dropText  atomic.Bool // inverse of KeepChatText, so the zero value keeps text
+	keepText  atomic.Pointer[KeepTextPolicy]
 	transient textCache   // not-kept chat texts, for live delivery
 	toggles   toggleCache // latest chat_toggle per session
 	ids       idIndex     // client_msg_ids appended here, to skip most look-ups
@@ -74,6 +75,24 @@ func NewLog(db *bun.DB, outbox Outbox, now func() time.Time) *Log {
 // "text_kept": false. It may be changed at any time; it applies to the
 // messages appended afterwards.
 func (l *Log) SetKeepChatText(keep bool) { l.dropText.Store(!keep) }
+
+// KeepTextPolicy tells whether a session's chat text may be stored; the
+// hub answers from the P2U-3 setting of the session's technician group. It
+// must be cheap: it runs on every chat append.
+type KeepTextPolicy func(ctx context.Context, sessionID int64) bool
+
+// SetKeepTextPolicy makes the P2U-3 choice per session: a chat is stored
+// without its text when SetKeepChatText(false) is in force or the policy
+// says no.
+func (l *Log) SetKeepTextPolicy(p KeepTextPolicy) { l.keepText.Store(&p) }
+
+func (l *Log) dropsText(ctx context.Context, sessionID int64) bool {
+	if l.dropText.Load() {
+		return true
+	}
+	p := l.keepText.Load()
+	return p != nil && *p != nil && !(*p)(ctx, sessionID)
+}
 
 // KeepChatText reports the current P2U-3 setting.
 func (l *Log) KeepChatText() bool { return !l.dropText.Load() }
@@ -133,7 +152,7 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 		extra["client_msg_id"] = m.ClientMsgID
 	}
 	ref := ""
-	if m.Kind == KindChat && l.dropText.Load() {
+	if m.Kind == KindChat && l.dropsText(ctx, m.SessionID) {
 		ref = newRef()
 		extra["text_kept"] = false
 		extra["text_ref"] = ref

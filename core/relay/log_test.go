@@ -228,6 +228,31 @@ func TestKeepChatTextOff(t *testing.T) {
 	})
 }
 
+// TestKeepTextPolicyPerSession: the P2U-3 choice follows each session's
+// group, so one session keeps its text while another does not.
+func TestKeepTextPolicyPerSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		keep, drop := insertSession(t, db, 0), insertSession(t, db, 0)
+		log := NewLog(db, testOutbox, nil)
+		log.SetKeepTextPolicy(func(_ context.Context, sessionID int64) bool { return sessionID != drop })
+		for _, sid := range []int64{keep, drop} {
+			if _, err := log.Append(ctx, db, Message{SessionID: sid, Kind: KindChat, SenderKind: SenderCustomer, Body: "card 4111"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for sid, want := range map[int64]string{keep: "card 4111", drop: ""} {
+			var body string
+			if err := db.QueryRowContext(ctx, "SELECT body FROM session_messages WHERE session_id = ? AND seq = 1", sid).Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			if body != want {
+				t.Errorf("session %d stored %q, want %q", sid, body, want)
+			}
+		}
+	})
+}
+
 func TestChatEnabled(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()

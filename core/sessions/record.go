@@ -130,3 +130,25 @@ func (s *Service) Survey(ctx context.Context, id int64, kind string) ([]string, 
 	}
 	return out, nil
 }
+
+// HandlingGroup is the technician group whose group settings govern the
+// session now (P2U-1 posts, P2U-3 chat storage): the group of the
+// technician handling it, else the group of the technician who created it,
+// else 0 (a channel session nobody has picked up yet).
+func (s *Service) HandlingGroup(ctx context.Context, id int64) (int64, error) {
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if v.TechnicianID != nil && *v.TechnicianID != 0 {
+		c, err := s.Org.CredentialsByID(ctx, *v.TechnicianID)
+		if err != nil {
+			return 0, fmt.Errorf("technician of session %d: %w", id, err)
+		}
+		return c.TechGroupID, nil
+	}
+	if v.TechGroupID != nil {
+		return *v.TechGroupID, nil
+	}
+	return 0, nil
+}
