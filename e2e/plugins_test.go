@@ -25,6 +25,7 @@ type receiver struct {
 
 	mu       sync.Mutex
 	down     bool
+	reject   bool // answer 400: a permanent failure
 	delay    time.Duration
 	posts    []post
 	accepted map[string]int // 2xx answers per webhook-id
@@ -50,10 +51,14 @@ func newReceiver(t testing.TB) *receiver {
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
-	down, delay := r.down, r.delay
+	down, reject, delay := r.down, r.reject, r.delay
 	r.mu.Unlock()
 	if delay > 0 {
 		time.Sleep(delay)
+	}
+	if reject {
+		http.Error(w, "unknown customer", http.StatusBadRequest)
+		return
 	}
 	if down {
 		w.Header().Set("Retry-After", "1")
@@ -74,7 +79,13 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 func (r *receiver) set(down bool, delay time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.down, r.delay = down, delay
+	r.down, r.delay, r.reject = down, delay, false
+}
+
+func (r *receiver) rejectAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reject = true
 }
 
 // url is the receiver's URL with credentials, which must reach it as basic
@@ -366,6 +377,42 @@ func TestPostToURLPlugin(t *testing.T) {
 					t.Errorf("delivery %v: history %v, event id %v", d["id"], d["history"], d["event_id"])
 				}
 			}
+			// A receiver that refuses a post (400) fails the delivery for good; once
+			// it is fixed, an admin replays it, one by one or by time range.
+			rcv.rejectAll()
+			sid5 := p2uSession(t, h, tech, "Heidi", "rejected")
+			sid6 := p2uSession(t, h, tech, "Ivan", "rejected too")
+			var failed []any
+			for deadline := time.Now().Add(20 * time.Second); len(failed) < 4 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				failed = master.must(200, "GET", "/api/v1/plugins/posturl/deliveries?state=failed", nil)["deliveries"].([]any)
+			}
+			if len(failed) != 4 {
+				t.Fatalf("failed deliveries = %v, want the start and end posts of two sessions", failed)
+			}
+			var ivanEnd map[string]any
+			for _, f := range failed {
+				f := f.(map[string]any)
+				if msg := f["last_error"].(string); !strings.Contains(msg, "400 Bad Request") || f["history"].([]any)[0].(map[string]any)["outcome"] != "permanent" {
+					t.Errorf("failed delivery %v: %q, want the receiver's 400 as a permanent failure", f["id"], msg)
+				}
+				if strconv.Itoa(int(f["session_id"].(float64))) == sid6 && f["event_type"] == "session.closed" {
+					ivanEnd = f
+				}
+			}
+			rcv.set(false, 0)
+			newest := ivanEnd
+			r := Tether(t, nil, "plugin", "replay", "posturl", strconv.Itoa(int(newest["id"].(float64))), "--server", h.BaseURL, "--token", master.token)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "replayed 1") {
+				t.Fatalf("tether plugin replay: %d %s%s", r.Code, r.Stdout, r.Stderr)
+			}
+			rcv.await(t, "replayed end", "/end", "SessionID="+sid6+"&")
+			from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+			to := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			if out := master.must(200, "POST", "/api/v1/plugins/posturl/deliveries/replay", map[string]any{"from": from, "to": to}); out["replayed"] != float64(3) {
+				t.Fatalf("replay by range: %v, want the 3 still failed", out)
+			}
+			rcv.await(t, "end replayed by range", "/end", "SessionID="+sid5+"&")
+
 			if strings.Contains(h.Log(), "p2u-secret-42") || strings.Contains(h.Log(), "whsec_MfKQ") {
 				t.Error("a post-to-URL credential or signing secret reached the hub's log")
 			}
