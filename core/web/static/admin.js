@@ -96,6 +96,7 @@
   function renderTab() {
     for (const b of tabs) b.setAttribute('aria-selected', String(b.dataset.tab === tab));
     clearInterval(sessionsTimer);
+    TetherPlugins.stop();
     const panel = $('tab-panel');
     clear(panel);
     panel.setAttribute('aria-labelledby', 'tab-' + tab);
@@ -365,8 +366,10 @@
     sessionsTimer = setInterval(() => { if (!document.activeElement || !box.contains(document.activeElement)) load(); }, 5000);
   }
 
-  // Plugins and Routing come with their own issues.
-  function pluginsTab(panel) { panel.append(el('p', { class: 'placeholder', 'data-placeholder': 'plugins', text: t('plugins_placeholder') })); }
+  // Plugins tab: static/plugins.js.
+  function pluginsTab(panel) { return TetherPlugins.render(panel, unit, { error, notice }); }
+
+  // Routing comes with its own issue.
   function routingTab(panel) { panel.append(el('p', { class: 'placeholder', 'data-placeholder': 'routing', text: t('routing_placeholder') })); }
 
   loadTree().then(() => { if (tree) select(tree.id); });
