@@ -67,7 +67,7 @@ func (q *Queue) observe(r result, v verdict, now time.Time) {
 	case Failed:
 		q.log.Warn("event delivery failed", append(fields, "outcome", r.outcome, "error", v.lastError)...)
 	case Pending:
-		q.log.Info("event delivery will be retried", append(fields, "outcome", r.outcome,
+		q.log.Debug("event delivery will be retried", append(fields, "outcome", r.outcome,
 			"retry_at", v.nextAt, "error", r.errText)...)
 	}
 }

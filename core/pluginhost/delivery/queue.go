@@ -26,8 +26,12 @@ const (
 	DefaultBackoffCap   = time.Hour
 )
 
-// maxRecordBatch bounds how many results one transaction records.
-const maxRecordBatch = 256
+// maxRecordBatch bounds how many results one transaction records, and
+// maxUnrecorded how many may wait to be recorded before claims pause.
+const (
+	maxRecordBatch = 256
+	maxUnrecorded  = 2 * maxRecordBatch
+)
 
 // Config configures a Queue. Only DB and Deliver are required.
 type Config struct {
@@ -40,10 +44,12 @@ type Config struct {
 	Ready func(plugin string) bool
 
 	// Concurrency is how many deliveries of one plugin run at once on this
-	// node; the order per session holds whatever it is.
-	Concurrency  int
-	PollInterval time.Duration // how often to look for due work when not woken
-	Timeout      time.Duration // for one call of Deliver
+	// node; the order per session holds whatever it is. ConcurrencyOf, if
+	// set, overrides it for the plugins for which it returns more than 0.
+	Concurrency   int
+	ConcurrencyOf func(plugin string) int
+	PollInterval  time.Duration // how often to look for due work when not woken
+	Timeout       time.Duration // for one call of Deliver
 	// Lease is how long a claim holds before another worker may take the
 	// delivery over; it must exceed Timeout.
 	Lease time.Duration
@@ -57,10 +63,10 @@ type Config struct {
 	// distinct names that survive a restart.
 	Node string
 
-	Now  func() time.Time      // nil means time.Now
-	Rand func(n int64) int64   // a number in [0, n); nil means math/rand/v2
-	Log  hclog.Logger          // nil means no logging
-	Reg  prometheus.Registerer // nil means no metrics are exposed
+	Now        func() time.Time      // nil means time.Now
+	Rand       func(n int64) int64   // a number in [0, n); nil means math/rand/v2
+	Log        hclog.Logger          // nil means no logging
+	Registerer prometheus.Registerer // nil means no metrics are exposed
 }
 
 // Queue claims due deliveries and runs them through Deliver, concurrently
@@ -72,8 +78,9 @@ type Queue struct {
 	metrics *metrics
 	wake    chan struct{}
 
-	mu       sync.Mutex
-	inflight map[string]int // running deliveries per plugin, claimed by this Queue
+	mu         sync.Mutex
+	inflight   map[string]int // per plugin: claimed, Deliver not returned yet
+	unrecorded int            // claimed, result not written yet
 }
 
 // New checks cfg, fills in defaults and registers the queue's metrics.
@@ -116,8 +123,8 @@ func New(cfg Config) (*Queue, error) {
 		wake:     make(chan struct{}, 1),
 		inflight: map[string]int{},
 	}
-	if cfg.Reg != nil {
-		if err := q.metrics.register(cfg.Reg); err != nil {
+	if cfg.Registerer != nil {
+		if err := q.metrics.register(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("delivery queue: register metrics: %w", err)
 		}
 	}
@@ -186,49 +193,88 @@ func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sy
 		if q.cfg.Ready != nil && !q.cfg.Ready(p) {
 			continue
 		}
-		free := q.cfg.Concurrency - q.inflightOf(p)
-		if free <= 0 {
+		free, room := q.room(p)
+		n := min(free, room)
+		if n <= 0 {
 			continue
 		}
-		n := min(free, maxRecordBatch)
 		claimed, err := q.claim(ctx, p, n)
 		if err != nil {
 			return false, err
 		}
-		q.addInflight(p, len(claimed))
+		q.took(p, len(claimed))
 		for _, c := range claimed {
 			running.Add(1)
 			go func() {
 				defer running.Done()
-				results <- q.attempt(ctx, c)
+				r := q.attempt(ctx, c)
+				q.called(p)
+				results <- r
 			}()
 		}
-		if len(claimed) == n && free > n {
+		if len(claimed) == n && free > n && room > n {
 			more = true
 		}
 	}
 	return more, nil
 }
 
-func (q *Queue) inflightOf(plugin string) int {
+// A plugin's slot is taken from its claim until Deliver returns: the
+// concurrency limit is about calls into the plugin. The delivery stays
+// running in the database until its result is recorded, which is what
+// holds back the next one of its session; meanwhile other sessions'
+// deliveries can be claimed and called. unrecorded bounds the results
+// waiting to be written, so a slow database slows the claims down.
+
+// room returns plugin's free slots and how many more results may wait.
+func (q *Queue) room(plugin string) (free, room int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.inflight[plugin]
+	return q.concurrency(plugin) - q.inflight[plugin], maxUnrecorded - q.unrecorded
 }
 
-func (q *Queue) addInflight(plugin string, n int) {
+func (q *Queue) concurrency(plugin string) int {
+	if q.cfg.ConcurrencyOf != nil {
+		if n := q.cfg.ConcurrencyOf(plugin); n > 0 {
+			return n
+		}
+	}
+	return q.cfg.Concurrency
+}
+
+func (q *Queue) took(plugin string, n int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight[plugin] += n
+	q.unrecorded += n
+}
+
+// called frees plugin's slot once Deliver has returned, and wakes the
+// dispatcher if it may have left work for want of a slot.
+func (q *Queue) called(plugin string) {
+	q.mu.Lock()
+	full := q.inflight[plugin] >= q.concurrency(plugin)
+	q.inflight[plugin]--
 	if q.inflight[plugin] <= 0 {
 		delete(q.inflight, plugin)
 	}
+	q.mu.Unlock()
+	if full {
+		q.Wake()
+	}
+}
+
+// recorded counts results written, and wakes the dispatcher: the next
+// deliveries of their sessions may be due now.
+func (q *Queue) recorded(n int) {
+	q.mu.Lock()
+	q.unrecorded -= n
+	q.mu.Unlock()
+	q.Wake()
 }
 
 // recordLoop writes results in batches: whatever has arrived while the
-// previous batch was being written goes into the next transaction. Slots
-// are freed once a result is committed, never before, so a session's next
-// delivery cannot be claimed while its predecessor still looks running.
+// previous batch was being written goes into the next transaction.
 func (q *Queue) recordLoop(results <-chan result) {
 	batch := make([]result, 0, maxRecordBatch)
 	for r := range results {
@@ -246,10 +292,7 @@ func (q *Queue) recordLoop(results <-chan result) {
 			}
 		}
 		q.recordWithRetry(batch)
-		for _, r := range batch {
-			q.addInflight(r.c.Plugin, -1)
-		}
-		q.Wake()
+		q.recorded(len(batch))
 	}
 }
 

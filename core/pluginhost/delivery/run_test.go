@@ -221,7 +221,7 @@ func TestMetrics(t *testing.T) {
 			}
 			return sdk.Acked(), nil
 		}}
-		q := newQueue(t, db, clk, rec.deliver, func(c *Config) { c.Reg = reg })
+		q := newQueue(t, db, clk, rec.deliver, func(c *Config) { c.Registerer = reg })
 		mustEnqueue(t, db, event(1, 10, t0), "crm")
 		mustEnqueue(t, db, event(2, 11, t0), "crm")
 		mustEnqueue(t, db, event(3, 11, t0), "crm")
@@ -242,7 +242,7 @@ func TestMetrics(t *testing.T) {
 		if len(got) != 5 {
 			t.Errorf("series: %v", got)
 		}
-		if _, err := New(Config{DB: db, Deliver: rec.deliver, Reg: reg}); err == nil {
+		if _, err := New(Config{DB: db, Deliver: rec.deliver, Registerer: reg}); err == nil {
 			t.Fatal("a second queue registered the same metrics")
 		}
 	})
@@ -275,4 +275,45 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestConcurrencyLimit: at most Concurrency deliveries of one plugin run at
+// once, or what ConcurrencyOf says for that plugin.
+func TestConcurrencyLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		var mu sync.Mutex
+		now, peak := map[string]int{}, map[string]int{}
+		done := 0
+		deliver := func(_ context.Context, d Delivery) (sdk.Result, error) {
+			mu.Lock()
+			now[d.Plugin]++
+			peak[d.Plugin] = max(peak[d.Plugin], now[d.Plugin])
+			mu.Unlock()
+			time.Sleep(3 * time.Millisecond)
+			mu.Lock()
+			now[d.Plugin]--
+			done++
+			mu.Unlock()
+			return sdk.Acked(), nil
+		}
+		q := newQueue(t, db, nil, deliver, func(c *Config) {
+			c.Concurrency, c.PollInterval = 4, 10*time.Millisecond
+			c.ConcurrencyOf = func(p string) int {
+				if p == "slow" {
+					return 1
+				}
+				return 0
+			}
+		})
+		for i := range int64(40) {
+			mustEnqueue(t, db, event(i+1, i+1, time.Now()), "fast", "slow")
+		}
+		runQueue(t, q)
+		waitFor(t, "every delivery", func() bool { mu.Lock(); defer mu.Unlock(); return done == 80 })
+		mu.Lock()
+		defer mu.Unlock()
+		if peak["fast"] != 4 || peak["slow"] != 1 {
+			t.Fatalf("peak concurrency %v, want fast 4 and slow 1", peak)
+		}
+	})
 }
