@@ -33,4 +33,17 @@
 //   - Retries: exponential backoff with full jitter, or the plugin's
 //     RetryAfter, for up to MaxAge (three days) after the first attempt;
 //     then failed. Replay opens a fresh window.
+//
+// # Cost
+//
+// Run claims on Wake (after each enqueueing commit), when a slot or a
+// recorded result may have made work due, and every PollInterval. Each
+// pass lists the plugins with pending work (one index probe per plugin)
+// and claims per plugin with one UPDATE ... RETURNING; results are
+// written in batches, one transaction per batch. Deliveries waiting behind
+// a retrying one are deferred to its next attempt, so the claim does not
+// look at them; those waiting behind a running one are looked at (one
+// index probe each) by every claim until it ends, which is cheap while a
+// session's backlog is hundreds of events, not millions. Delivered rows are
+// kept for the log; nothing prunes them yet.
 package delivery

@@ -32,8 +32,9 @@ func StableID(eventID int64) string { return "evt_" + strconv.FormatInt(eventID,
 // same plugin again does nothing.
 //
 // A delivery queued behind a retrying one of the same plugin and session is
-// made due when that one is, so that the claim query does not look at it on
-// every poll in the meantime.
+// made due when that one is (the last unfinished one of the session has
+// then been deferred to that time, or is that one), so that the claim
+// query does not look at it on every poll in the meantime.
 func Enqueue(ctx context.Context, db bun.IDB, ev Event, plugins []string) error {
 	if len(plugins) == 0 {
 		return nil
@@ -58,12 +59,13 @@ func Enqueue(ctx context.Context, db bun.IDB, ev Event, plugins []string) error 
 			q.WriteString(", ")
 		}
 		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0,
-	COALESCE((SELECT max(h.next_at) FROM plugin_deliveries h
+	COALESCE((SELECT CASE WHEN h.state = 'pending' AND h.next_at > ? THEN h.next_at END
+		FROM plugin_deliveries h
 		WHERE h.plugin_id = ? AND h.session_id = ? AND h.state IN ('pending', 'running')
-		AND h.state = 'pending' AND h.next_at > ?), ?),
+		ORDER BY h.event_id DESC LIMIT 1), ?),
 	?, '', '')`)
 		args = append(args, p, ev.ID, ev.SessionID, ev.Type, ev.ActorID, payload, at,
-			p, ev.SessionID, at, at, at)
+			at, p, ev.SessionID, at, at)
 	}
 	q.WriteString(" ON CONFLICT (plugin_id, event_id) DO NOTHING")
 	if _, err := db.NewRaw(q.String(), args...).Exec(ctx); err != nil {

@@ -63,10 +63,10 @@ type Config struct {
 	// distinct names that survive a restart.
 	Node string
 
-	Now        func() time.Time      // nil means time.Now
-	Rand       func(n int64) int64   // a number in [0, n); nil means math/rand/v2
-	Log        hclog.Logger          // nil means no logging
-	Registerer prometheus.Registerer // nil means no metrics are exposed
+	Now  func() time.Time      // nil means time.Now
+	Rand func(n int64) int64   // a number in [0, n); nil means math/rand/v2
+	Log  hclog.Logger          // nil means no logging
+	Reg  prometheus.Registerer // nil means no metrics are exposed
 }
 
 // Queue claims due deliveries and runs them through Deliver, concurrently
@@ -123,8 +123,8 @@ func New(cfg Config) (*Queue, error) {
 		wake:     make(chan struct{}, 1),
 		inflight: map[string]int{},
 	}
-	if cfg.Registerer != nil {
-		if err := q.metrics.register(cfg.Registerer); err != nil {
+	if cfg.Reg != nil {
+		if err := q.metrics.register(cfg.Reg); err != nil {
 			return nil, fmt.Errorf("delivery queue: register metrics: %w", err)
 		}
 	}

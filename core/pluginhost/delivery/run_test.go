@@ -221,7 +221,7 @@ func TestMetrics(t *testing.T) {
 			}
 			return sdk.Acked(), nil
 		}}
-		q := newQueue(t, db, clk, rec.deliver, func(c *Config) { c.Registerer = reg })
+		q := newQueue(t, db, clk, rec.deliver, func(c *Config) { c.Reg = reg })
 		mustEnqueue(t, db, event(1, 10, t0), "crm")
 		mustEnqueue(t, db, event(2, 11, t0), "crm")
 		mustEnqueue(t, db, event(3, 11, t0), "crm")
@@ -242,7 +242,7 @@ func TestMetrics(t *testing.T) {
 		if len(got) != 5 {
 			t.Errorf("series: %v", got)
 		}
-		if _, err := New(Config{DB: db, Deliver: rec.deliver, Registerer: reg}); err == nil {
+		if _, err := New(Config{DB: db, Deliver: rec.deliver, Reg: reg}); err == nil {
 			t.Fatal("a second queue registered the same metrics")
 		}
 	})
