@@ -146,7 +146,7 @@ func (q *Queue) Wake() {
 // Run delivers until ctx is cancelled, then waits for the deliveries under
 // way (whose context is cancelled too) and records their outcome. Database
 // errors are logged and retried at the next poll. Call Recover before the
-// first Run of a process.
+// first Run of a process, and run one Run at a time per Queue.
 func (q *Queue) Run(ctx context.Context) {
 	results := make(chan result, maxRecordBatch)
 	recorded := make(chan struct{})
@@ -159,13 +159,8 @@ func (q *Queue) Run(ctx context.Context) {
 	ticker := time.NewTicker(q.cfg.PollInterval)
 	defer ticker.Stop()
 	for ctx.Err() == nil {
-		more, err := q.dispatch(ctx, results, &running)
-		if err != nil && ctx.Err() == nil {
+		if err := q.dispatch(ctx, results, &running); err != nil && ctx.Err() == nil {
 			q.log.Error("claiming deliveries failed", "error", err)
-			more = false
-		}
-		if more {
-			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -182,12 +177,13 @@ func (q *Queue) Run(ctx context.Context) {
 }
 
 // dispatch claims due deliveries for every ready plugin with free slots and
-// starts them. more reports that a plugin filled its batch and still has
-// free slots, so there may be more to claim at once.
-func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sync.WaitGroup) (more bool, err error) {
+// starts them. It claims as many as there are slots, so there is nothing
+// more to do until a slot frees, a result is recorded or work is added,
+// each of which wakes Run.
+func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sync.WaitGroup) error {
 	plugins, err := q.pendingPlugins(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	for _, p := range plugins {
 		if q.cfg.Ready != nil && !q.cfg.Ready(p) {
@@ -200,7 +196,7 @@ func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sy
 		}
 		claimed, err := q.claim(ctx, p, n)
 		if err != nil {
-			return false, err
+			return err
 		}
 		q.took(p, len(claimed))
 		for _, c := range claimed {
@@ -212,11 +208,8 @@ func (q *Queue) dispatch(ctx context.Context, results chan<- result, running *sy
 				results <- r
 			}()
 		}
-		if len(claimed) == n && free > n && room > n {
-			more = true
-		}
 	}
-	return more, nil
+	return nil
 }
 
 // A plugin's slot is taken from its claim until Deliver returns: the
