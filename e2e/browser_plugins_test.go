@@ -244,6 +244,24 @@ func TestBrowserPlugins(t *testing.T) {
 		t.Error("the signing secret reached the hub's log")
 	}
 
+	// On a channel every posturl setting is group-scoped: shown locked, taken
+	// from the organisation, and left out of a save.
+	w.click(`#tree .node[data-unit="2"]`)
+	w.click("#tab-plugins")
+	w.until("the channel's locked settings", `document.querySelector('#plugin-settings') &&
+		document.getElementById('unit-title').textContent === 'Channel 1' &&
+		[...document.querySelectorAll('#plugin-settings .plugin-setting [data-type]')].every(i => i.disabled) &&
+		document.querySelector('.plugin-setting[data-key=end_url] .locked').textContent.startsWith('Set on My organisation')`)
+	if got := evalIn[string](w, `[...document.querySelectorAll('#plugin-mode option')].map(o => o.value).join()`); got != "unit,all" {
+		t.Errorf("save modes on a channel = %q, want unit,all", got)
+	}
+	w.click("#plugin-unit-enabled")
+	w.click("#plugin-save")
+	w.until("the channel saved", `document.getElementById('plugin-settings-status').textContent === 'Saved for 1 unit(s).'`)
+	if v := master.must(200, "GET", "/api/v1/units/2/plugins/posturl/settings", nil); v["enabled"] != true || v["own"] != true {
+		t.Errorf("channel settings after saving: %v", v)
+	}
+
 	// An administrator of the group who is not a master: the state
 	// read-only, no delivery log, the form with the secret as "set"; in French.
 	master.must(201, "POST", "/api/v1/members", map[string]any{"role": "admin", "name": "Ada", "email": "ada@example.test",

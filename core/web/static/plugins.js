@@ -87,7 +87,8 @@ const TetherPlugins = (() => {
     const refreshList = async () => {
       try {
         const fresh = (await api('GET', A + '/plugins')).plugins || [];
-        if (live()) rows(fresh);
+        // Unchanged: nothing is redrawn, so a button about to be clicked stays.
+        if (live() && JSON.stringify(fresh) !== JSON.stringify(list)) rows(fresh);
       } catch (e) { if (live()) ctx.error(e); }
     };
     rows(list);
@@ -119,6 +120,7 @@ const TetherPlugins = (() => {
       detail.append(el('p', { class: 'small', id: 'deliveries-master-only', text: t('deliveries_master_only') }));
     }
 
+    if (!live()) return;
     // Refresh the state while a plugin starts, and the log every 5 s unless
     // someone is working in it.
     let ticks = 0;
