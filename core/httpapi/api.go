@@ -16,6 +16,7 @@ import (
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/pluginhost"
+	"github.com/tetherhq/tether/core/rules"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
 )
@@ -43,6 +44,10 @@ type API struct {
 	Now                            func() time.Time
 	// Plugins is the plugin platform; nil leaves its endpoints out.
 	Plugins *pluginhost.Host
+	// Rules stores routing rules and DryRun evaluates them for the dry
+	// run; nil leaves their endpoints out.
+	Rules  *rules.Service
+	DryRun RoutingDryRun
 	// TokenTTL is the lifetime of API bearer tokens; 0 means auth's default.
 	TokenTTL time.Duration
 
@@ -73,6 +78,7 @@ func (a *API) Handler(reg prometheus.Registerer) http.Handler {
 	a.settingsRoutes()
 	a.sessionRoutes()
 	a.pluginRoutes()
+	a.routingRoutes()
 	if a.RelayCustomer != nil {
 		a.public("GET /api/v1/relay/customer", a.RelayCustomer.ServeHTTP)
 		a.public("GET /api/v1/relay/sessions/{id}", a.RelayTechnician.ServeHTTP)

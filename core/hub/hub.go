@@ -19,6 +19,7 @@ import (
 	"github.com/tetherhq/tether/core/pluginhost"
 	"github.com/tetherhq/tether/core/queue"
 	"github.com/tetherhq/tether/core/relay"
+	"github.com/tetherhq/tether/core/rules"
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/settings"
@@ -72,12 +73,14 @@ type Hub struct {
 	Auth     *auth.Service
 	Settings *settings.Service
 	Sessions *sessions.Service
+	Rules    *rules.Service
 	Timers   *queue.Timers
 	Presence *queue.Presence
 	Relay    *relay.Server
 	Plugins  *pluginhost.Host
 	API      *httpapi.API
 	handler  http.Handler
+	routing  routingRules
 	log      hclog.Logger
 	ctx      context.Context
 }
@@ -120,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.Timers = &queue.Timers{DB: cfg.DB, Now: cfg.Now, Log: cfg.Log.Named("timers")}
 	h.Presence = &queue.Presence{DB: cfg.DB, Now: cfg.Now}
 	pres := presence{rows: h.Presence, org: h.Org, settings: h.Settings, sessions: func() *sessions.Service { return h.Sessions }, now: cfg.Now,
-		available: func() { h.TechnicianAvailable() }}
+		available: func() { h.TechnicianAvailable() }, statusChanged: func() { h.technicianStatusChanged() }}
 	var mailer *queue.Mailer
 	if cfg.SMTPURL != "" {
 		if mailer, err = queue.ParseMailerURL(cfg.SMTPURL); err != nil {
@@ -136,13 +139,15 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 				cfg.Log.Warn("record technician activity", "technician", id, "error", err)
 			}
 		}}
+	h.wireRouting(cfg, pres)
 	h.ctx = context.WithoutCancel(ctx)
 	rlog := relay.NewLog(cfg.DB, h.Sessions.AppendEvent, cfg.Now)
 	h.Sessions.Log = systemLog{log: rlog}
 	keep := &chatTextPolicy{sessions: h.Sessions, settings: h.Settings, org: h.Org, log: cfg.Log.Named("relay")}
 	rlog.SetKeepTextPolicy(keep.keep)
 	h.API = &httpapi.API{Org: h.Org, Auth: h.Auth, Settings: h.Settings, Sessions: h.Sessions,
-		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL}
+		Estimate: queue.EstimateWait, Status: pres, Log: cfg.Log.Named("api"), Now: cfg.Now, TokenTTL: cfg.TokenTTL,
+		Rules: h.Rules, DryRun: h.routing}
 	h.Relay, err = relay.NewServer(relay.Config{DB: cfg.DB, Log: rlog, Now: cfg.Now, Logger: cfg.Log,
 		Sessions: relaySessions{sessions: h.Sessions, org: h.Org, settings: h.Settings, db: cfg.DB,
 			collab: func() *relay.Collaboration { return h.Relay.Collaboration() }},

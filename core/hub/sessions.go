@@ -100,8 +100,9 @@ type presence struct {
 	settings *settings.Service
 	sessions func() *sessions.Service
 	now      func() time.Time
-	// available hears that a technician chose Online.
-	available func()
+	// available hears that a technician chose Online, statusChanged that
+	// they chose another status.
+	available, statusChanged func()
 }
 
 func (p presence) config(ctx context.Context, technicianID int64) (queue.PresenceSettings, error) {
@@ -150,6 +151,8 @@ func (p presence) SetChosenStatus(r *http.Request, technicianID int64, status st
 	}
 	if status == string(queue.StatusOnline) && p.available != nil {
 		p.available()
+	} else if status != string(queue.StatusOnline) && p.statusChanged != nil {
+		p.statusChanged()
 	}
 	return nil
 }

@@ -182,7 +182,7 @@ func (s *Service) Packs(ctx context.Context, sc *org.Scope) ([]Pack, error) {
 // SetPackEnabled enables or disables a pack on a channel the caller manages.
 func (s *Service) SetPackEnabled(ctx context.Context, sc *org.Scope, packID, channelID int64, enabled bool) (Pack, error) {
 	l := List{ChannelID: channelID}
-	if err := s.checkList(ctx, sc, l); err != nil {
+	if err := s.CheckList(ctx, sc, l); err != nil {
 		return Pack{}, err
 	}
 	var p packRow

@@ -45,9 +45,9 @@ func New(db *bun.DB, units UnitLookup) *Service {
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
 
-// checkList refuses unless the list's unit is a channel (or technician
+// CheckList refuses unless the list's unit is a channel (or technician
 // group) the caller manages as an administrator.
-func (s *Service) checkList(ctx context.Context, sc *org.Scope, l List) error {
+func (s *Service) CheckList(ctx context.Context, sc *org.Scope, l List) error {
 	if sc.Actor.Role != org.KindMaster && sc.Actor.Role != org.KindAdmin {
 		return fault.Forbiddenf("admins_only", "Only administrators manage routing rules.")
 	}
@@ -151,7 +151,7 @@ func listRows(ctx context.Context, db bun.IDB, l List) ([]ruleRow, error) {
 
 // Rules returns a channel's or group's rules in the order routing tries them.
 func (s *Service) Rules(ctx context.Context, sc *org.Scope, l List) ([]Stored, error) {
-	if err := s.checkList(ctx, sc, l); err != nil {
+	if err := s.CheckList(ctx, sc, l); err != nil {
 		return nil, err
 	}
 	rows, err := listRows(ctx, s.DB, l)
@@ -178,7 +178,7 @@ func (s *Service) row(ctx context.Context, db bun.IDB, sc *org.Scope, id int64) 
 	if err != nil {
 		return r, fmt.Errorf("load rule %d: %w", id, err)
 	}
-	return r, s.checkList(ctx, sc, r.list())
+	return r, s.CheckList(ctx, sc, r.list())
 }
 
 // Rule returns one rule.
@@ -192,7 +192,7 @@ func (s *Service) Rule(ctx context.Context, sc *org.Scope, id int64) (Stored, er
 
 // Create checks, compiles and appends a rule to the end of its list.
 func (s *Service) Create(ctx context.Context, sc *org.Scope, l List, rule routing.Rule) (Stored, error) {
-	if err := s.checkList(ctx, sc, l); err != nil {
+	if err := s.CheckList(ctx, sc, l); err != nil {
 		return Stored{}, err
 	}
 	b, err := body(l, rule)
@@ -277,7 +277,7 @@ func (s *Service) Delete(ctx context.Context, sc *org.Scope, id int64) error {
 // Reorder sets the order of a list: ids must name every rule of the list
 // exactly once, first tried first.
 func (s *Service) Reorder(ctx context.Context, sc *org.Scope, l List, ids []int64) ([]Stored, error) {
-	if err := s.checkList(ctx, sc, l); err != nil {
+	if err := s.CheckList(ctx, sc, l); err != nil {
 		return nil, err
 	}
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -334,7 +334,7 @@ func (s *Service) Audit(ctx context.Context, sc *org.Scope, l List, limit int) (
 		if !sc.IsMaster() {
 			return nil, fault.Forbiddenf("masters_only", "Only master administrators read the whole routing audit log; give channel_id or group_id.")
 		}
-	} else if err := s.checkList(ctx, sc, l); err != nil {
+	} else if err := s.CheckList(ctx, sc, l); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 1000 {

@@ -63,6 +63,9 @@ func (s *Service) technician(ctx context.Context, actor org.Actor) (technician, 
 type channels struct {
 	org  *org.Service
 	byID map[int64]org.Channel
+	// routes are the sessions routing rules hold, loaded on first use when
+	// rules are on (routing.go).
+	routes map[int64]routeRow
 }
 
 func (c *channels) get(ctx context.Context, id int64) (org.Channel, error) {
@@ -93,6 +96,11 @@ func (s *Service) eligible(ctx context.Context, chans *channels, t technician, r
 	case QueueGroup:
 		return r.QueueID == t.Group, nil
 	case QueueChannel:
+		if s.Routing != nil {
+			if ok, decided, err := s.routedEligible(ctx, chans, t, r); err != nil || decided {
+				return ok, err
+			}
+		}
 		ch, err := chans.get(ctx, r.QueueID)
 		if err != nil {
 			return false, err

@@ -44,6 +44,7 @@ func (s *Service) Dispatch(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	techs = s.route(ctx, cur, techs)
 	var cands []queue.Candidate
 	for _, t := range techs {
 		c, ok, err := s.Dispatcher.Candidate(ctx, t)

@@ -77,8 +77,13 @@ type Service struct {
 	TechnicianActed func(ctx context.Context, technicianID int64)
 	// Dispatcher applies working hours and auto-start; nil turns both off.
 	Dispatcher Dispatcher
-	Log        SystemLog
-	Notify     Notifier
+	// Routing applies routing rules to waiting channel sessions; nil means
+	// no rules (routing.go).
+	Routing Routing
+	// RouteChanged hears that rules changed who is offered a session.
+	RouteChanged func(sessionID int64)
+	Log          SystemLog
+	Notify       Notifier
 	// Outbox hears of each event written; nil records the rows only.
 	Outbox   Outbox
 	Now      func() time.Time

@@ -36,6 +36,9 @@ func (s *Service) FireTimer(ctx context.Context, id int64, kind string) error {
 			if agg.State != session.Waiting || r.QueueKind != QueueChannel {
 				return change{}, nil
 			}
+			if holds, err := s.routingHolds(ctx, tx, r); err != nil || holds {
+				return change{}, err // the rule's chain re-arms it when it is over
+			}
 			after, target, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
 			if err != nil || !ok || now.Before(agg.StateSince.Add(after)) || target == r.QueueID {
 				return change{}, err
@@ -49,6 +52,8 @@ func (s *Service) FireTimer(ctx context.Context, id int64, kind string) error {
 				"to_kind": "channel", "to_id": target, "auto": true}, system: "Transferred automatically by System."}, nil
 		})
 		return ignoreGone(err)
+	case TimerRouting:
+		return ignoreGone(s.Dispatch(ctx, id))
 	default:
 		return fmt.Errorf("unknown session timer %q", kind)
 	}
