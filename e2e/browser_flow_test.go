@@ -112,7 +112,7 @@ func adminBuildsGroup(t *testing.T, browser context.Context, h *Hub) {
 	w.click("#tab-sessions")
 	w.until("the sessions tab", `document.getElementById('unit-sessions')`)
 	w.click("#tab-plugins")
-	w.until("the plugins placeholder", `document.querySelector('[data-placeholder=plugins]')`)
+	w.until("the plugins tab", `document.getElementById('plugins-tab')`)
 
 	// The language selector switches the admin centre to French.
 	w.choose("#lang-select", "fr")
