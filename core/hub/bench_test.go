@@ -26,7 +26,7 @@ import (
 // ackHub is a hub with the ack plugin (core/hub/testdata/ackplugin, a real
 // plugin process) installed, enabled for the whole organisation and running,
 // and sessions to hang events on.
-func ackHub(tb testing.TB, db *bun.DB) (*hub.Hub, []int64) {
+func ackHub(tb testing.TB, db *bun.DB, sessionCount int) (*hub.Hub, []int64) {
 	tb.Helper()
 	ctx := context.Background()
 	h := newHub(tb, db)
@@ -62,7 +62,7 @@ func ackHub(tb testing.TB, db *bun.DB) (*hub.Hub, []int64) {
 	}
 	_, tech := groupWithTechnician(tb, h)
 	var ids []int64
-	for range 50 {
+	for range sessionCount {
 		c, err := h.Sessions.CreatePrivate(ctx, org.Actor{ID: tech, Role: org.KindTechnician}, sessions.PrivateInput{})
 		if err != nil {
 			tb.Fatal(err)
@@ -117,13 +117,15 @@ func delivered(tb testing.TB, db *bun.DB) int {
 // BenchmarkPluginDeliveries is events per second delivered through one real
 // plugin process by the whole host path (outbox hook, durable queue,
 // settings of the session's unit, gRPC call, result recorded): b.N events
-// over 50 sessions are committed at once, and the clock runs until the last
-// one is recorded as delivered.
+// over 500 sessions are committed at once, and the clock runs until the last
+// one is recorded as delivered. Deliveries of one session are ordered (each
+// waits for the one before to be recorded), so the events are spread over
+// 500 sessions, ten each at the default -benchtime 5000x.
 //
 //	go test ./core/hub -run '^$' -bench PluginDeliveries -benchtime 5000x
 func BenchmarkPluginDeliveries(b *testing.B) {
 	storetest.EachB(b, func(b *testing.B, db *bun.DB) {
-		h, ids := ackHub(b, db)
+		h, ids := ackHub(b, db, 500)
 		ctx := context.Background()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {

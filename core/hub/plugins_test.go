@@ -20,7 +20,7 @@ import (
 // plugin read a session only once it was sent one of its events.
 func TestPluginPagesAndHostScope(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		h, ids := ackHub(t, db)
+		h, ids := ackHub(t, db, 2)
 		ctx := context.Background()
 		get := func(path string) (int, string) {
 			rec := httptest.NewRecorder()
