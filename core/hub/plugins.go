@@ -12,6 +12,7 @@ import (
 	"github.com/tetherhq/tether/core/pluginhost"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/relay"
+	"github.com/tetherhq/tether/core/rules"
 )
 
 // startPlugins builds the plugin host, makes it the sessions outbox and
@@ -36,7 +37,7 @@ func (h *Hub) startPlugins(ctx context.Context, cfg Config, rlog *relay.Log) err
 	host, _ := os.Hostname()
 	h.Plugins, err = pluginhost.New(pluginhost.Config{DB: cfg.DB, Root: root, Self: cfg.Self, Bundled: cfg.Bundled,
 		HubVersion: releaseVersion(cfg.Version), Keyring: keys, Tree: settingsTree{h.Org}, Sessions: h.Sessions, Messages: rlog,
-		Live: h.Relay.Hub(), Org: h.Org, Registry: cfg.Registry, Logger: cfg.Log.Named("plugins"), Now: cfg.Now,
+		Live: h.Relay.Hub(), Org: h.Org, Packs: rulePacks{h.Rules}, Registry: cfg.Registry, Logger: cfg.Log.Named("plugins"), Now: cfg.Now,
 		Node: host + ":" + filepath.Clean(dir), HealthEvery: cfg.Plugins.HealthEvery,
 		PollInterval: cfg.Plugins.PollInterval, BackoffBase: cfg.Plugins.BackoffBase})
 	if err != nil {
@@ -45,6 +46,24 @@ func (h *Hub) startPlugins(ctx context.Context, cfg Config, rlog *relay.Log) err
 	h.Sessions.Outbox = h.Plugins
 	h.API.Plugins = h.Plugins
 	return h.Plugins.Start(ctx)
+}
+
+// rulePacks stores the routing rule packs plugins ship in core/rules.
+type rulePacks struct{ rules *rules.Service }
+
+var _ pluginhost.Packs = rulePacks{}
+
+func (p rulePacks) Validate(plugin, _ string, files map[string][]byte) error {
+	return rules.ValidatePack(plugin, files)
+}
+
+func (p rulePacks) Install(ctx context.Context, plugin, version string, files map[string][]byte) error {
+	_, err := p.rules.InstallPack(ctx, plugin, version, files)
+	return err
+}
+
+func (p rulePacks) Remove(ctx context.Context, plugin string) error {
+	return p.rules.RemovePack(ctx, plugin)
 }
 
 var semver = regexp.MustCompile(`^v?\d+\.\d+\.\d+$`)

@@ -53,15 +53,31 @@ type Config struct {
 	Messages   *relay.Log
 	Live       hostapi.Live
 	Org        *org.Service
-	Registry   prometheus.Registerer
-	Logger     hclog.Logger
-	Now        func() time.Time
+	// Packs stores the routing rule packs plugins ship (nil: packs are
+	// ignored).
+	Packs    Packs
+	Registry prometheus.Registerer
+	Logger   hclog.Logger
+	Now      func() time.Time
 	// Node names this hub node in delivery claims.
 	Node string
 	// Knobs for tests; zero means the production default.
 	HealthEvery  time.Duration
 	PollInterval time.Duration
 	BackoffBase  time.Duration
+}
+
+// Packs receives the routing rule packs of plugins with the routing
+// capability: files maps each path of the manifest's routing list to its
+// content. core/hub wires it to core/rules.
+type Packs interface {
+	// Validate checks a pack without storing it; its error (a fault with
+	// every problem) refuses the install.
+	Validate(plugin, version string, files map[string][]byte) error
+	// Install stores a pack, replacing the plugin's earlier one.
+	Install(ctx context.Context, plugin, version string, files map[string][]byte) error
+	// Remove deletes the plugin's pack, if it has one.
+	Remove(ctx context.Context, plugin string) error
 }
 
 // Host runs the plugin platform: catalogue, settings, supervision and
@@ -81,6 +97,7 @@ type Host struct {
 	stateGauge *prometheus.GaugeVec
 
 	mu        sync.Mutex
+	installMu sync.Mutex // orders installs and removals with their packs
 	cancelRun context.CancelFunc
 	runDone   chan struct{}
 	units     sync.Map // session id -> unitEntry, a small cache for deliveries
@@ -95,6 +112,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, log: log}
 	h.Catalogue = &catalogue.Catalogue{DB: cfg.DB, Root: cfg.Root, HubVersion: cfg.HubVersion, Now: cfg.Now}
+	if cfg.Packs != nil {
+		h.Catalogue.Check = h.checkPack
+	}
 	h.KV = &kv.Store{DB: cfg.DB, Now: cfg.Now}
 	h.Settings = &pluginsettings.Service{DB: cfg.DB, Tree: cfg.Tree, Manifests: h.Catalogue, Keyring: cfg.Keyring, Now: cfg.Now}
 	h.API = &hostapi.API{Sessions: cfg.Sessions, Messages: cfg.Messages, Live: cfg.Live, Org: cfg.Org, KV: h.KV,
@@ -310,10 +330,20 @@ func (h *Host) Disable(ctx context.Context, id string) (catalogue.Plugin, error)
 	return h.Catalogue.Get(ctx, id)
 }
 
-// Remove stops and uninstalls a plugin.
+// Remove stops and uninstalls a plugin, and removes its rule pack first
+// (a pack must not outlive its plugin; if the uninstall then fails, the
+// plugin stays without its pack until it is installed again).
 func (h *Host) Remove(ctx context.Context, id string) error {
-	if _, err := h.Catalogue.Get(ctx, id); err != nil {
+	h.installMu.Lock()
+	defer h.installMu.Unlock()
+	p, err := h.Catalogue.Get(ctx, id)
+	if err != nil {
 		return err
+	}
+	if h.cfg.Packs != nil && !p.Bundled {
+		if err := h.cfg.Packs.Remove(ctx, id); err != nil {
+			return fmt.Errorf("remove plugin %s: its rule pack: %w", id, err)
+		}
 	}
 	h.Supervisor.Stop(id)
 	if err := h.Catalogue.Remove(ctx, id); err != nil {
@@ -326,18 +356,25 @@ func (h *Host) Remove(ctx context.Context, id string) error {
 // InstallTarGz installs (or upgrades) a plugin from an archive; a running
 // version is restarted on the new binary.
 func (h *Host) InstallTarGz(ctx context.Context, r io.Reader) (catalogue.Plugin, error) {
+	h.installMu.Lock()
+	defer h.installMu.Unlock()
 	p, err := h.Catalogue.InstallTarGz(ctx, r)
 	return h.installed(ctx, p, err)
 }
 
 // InstallDir installs (or upgrades) a plugin from a directory on the hub.
 func (h *Host) InstallDir(ctx context.Context, dir string) (catalogue.Plugin, error) {
+	h.installMu.Lock()
+	defer h.installMu.Unlock()
 	p, err := h.Catalogue.InstallDir(ctx, dir)
 	return h.installed(ctx, p, err)
 }
 
 func (h *Host) installed(ctx context.Context, p catalogue.Plugin, err error) (catalogue.Plugin, error) {
 	if err != nil {
+		return catalogue.Plugin{}, err
+	}
+	if err := h.installPack(ctx, p); err != nil {
 		return catalogue.Plugin{}, err
 	}
 	if err := h.refresh(ctx); err != nil {

@@ -68,19 +68,37 @@ func ParsePack(files map[string][]byte) ([]routing.Rule, error) {
 	return all, nil
 }
 
-// InstallPack checks every rule of a plugin's pack and stores it, replacing
-// an earlier version of the same plugin's pack (its channels stay enabled).
-// A pack with any invalid rule is refused whole, with every error (a
-// validation fault whose fields are the paths of ParsePack).
-func (s *Service) InstallPack(ctx context.Context, pluginID, version string, files map[string][]byte) (Pack, error) {
+// ValidatePack checks a plugin's pack as InstallPack does, without storing
+// anything: the plugin host calls it before an install replaces the
+// plugin's files, so that a refused pack refuses the whole install.
+func ValidatePack(pluginID string, files map[string][]byte) error {
+	_, err := parsePack(pluginID, files)
+	return err
+}
+
+// parsePack is ParsePack with its errors as the fault the API shows.
+func parsePack(pluginID string, files map[string][]byte) ([]routing.Rule, error) {
 	rules, err := ParsePack(files)
 	if err != nil {
 		var re routing.RuleErrors
 		if errors.As(err, &re) {
 			f := re.Fault()
 			f.Code, f.Message = "invalid_rule_pack", fmt.Sprintf("The routing rule pack of plugin %s is refused: %d error(s).", pluginID, len(re))
-			return Pack{}, f
+			return nil, f
 		}
+		return nil, err
+	}
+	return rules, nil
+}
+
+// InstallPack checks every rule of a plugin's pack and stores it, replacing
+// an earlier version of the same plugin's pack (its channels stay enabled).
+// A pack with any invalid rule is refused whole, with every error (a
+// validation fault, code invalid_rule_pack, whose fields are the paths of
+// ParsePack).
+func (s *Service) InstallPack(ctx context.Context, pluginID, version string, files map[string][]byte) (Pack, error) {
+	rules, err := parsePack(pluginID, files)
+	if err != nil {
 		return Pack{}, err
 	}
 	b, err := json.Marshal(rules)

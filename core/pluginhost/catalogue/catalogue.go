@@ -70,6 +70,12 @@ type Catalogue struct {
 	// Limits on what one install may unpack or copy; 0 means the default.
 	MaxBytes int64
 	MaxFiles int
+	// Check, if set, inspects an install's staged copy (dir is laid out as
+	// the plugin directory, with the manifest m) before it replaces the
+	// installed version: an error refuses the install as it is and leaves
+	// the installed version, files and row, in place. The plugin host
+	// validates rule packs through it.
+	Check func(ctx context.Context, m manifest.Manifest, dir string) error
 
 	// mu serialises installs and removals within this process so that two
 	// uploads of one plugin do not interleave their file moves.

@@ -87,6 +87,11 @@ func (c *Catalogue) installDir(ctx context.Context, src, field string) (Plugin, 
 	if err != nil {
 		return Plugin{}, fmt.Errorf("install plugin %s: checksum: %w", m.ID, err)
 	}
+	if c.Check != nil {
+		if err := c.Check(ctx, m, staging); err != nil {
+			return Plugin{}, err
+		}
+	}
 
 	dir, err := c.pluginDir(m.ID)
 	if err != nil {
