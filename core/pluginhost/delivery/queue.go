@@ -155,6 +155,12 @@ func (q *Queue) Run(ctx context.Context) {
 		q.recordLoop(results)
 	}()
 
+	expired := make(chan struct{})
+	go func() {
+		defer close(expired)
+		q.expireLoop(ctx)
+	}()
+
 	var running sync.WaitGroup
 	ticker := time.NewTicker(q.cfg.PollInterval)
 	defer ticker.Stop()
@@ -166,14 +172,29 @@ func (q *Queue) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-q.wake:
 		case <-ticker.C:
-			if _, err := q.expireLeases(ctx); err != nil && ctx.Err() == nil {
-				q.log.Error("taking back expired deliveries failed", "error", err)
-			}
 		}
 	}
 	running.Wait()
 	close(results)
 	<-recorded
+	<-expired
+}
+
+// expireLoop hands back deliveries whose lease has expired, a tenth of a
+// lease at a time; it runs beside the claims so as not to delay them.
+func (q *Queue) expireLoop(ctx context.Context) {
+	ticker := time.NewTicker(q.cfg.Lease / 10)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := q.expireLeases(ctx); err != nil && ctx.Err() == nil {
+			q.log.Error("taking back expired deliveries failed", "error", err)
+		}
+	}
 }
 
 // dispatch claims due deliveries for every ready plugin with free slots and
