@@ -574,7 +574,7 @@ func TestSaveRefusals(t *testing.T) {
 
 func TestSaveIsAllOrNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		svc := newService(t, db, newTree().withGhost())
+		svc := newService(t, db, newTreeWithGhost())
 		_, err := svc.Save(context.Background(), settings.SaveRequest{
 			UnitID: groupB, Section: "queue", Mode: settings.ModeSubtree, Value: json.RawMessage(`{"priority":8}`),
 		})
