@@ -147,7 +147,11 @@ func sink(ws *websocket.Conn, got chan<- struct{}) {
 // counts (and alternate which goes first) so that both see the same machine,
 // after an unmeasured warm-up of each; ratio is relayed over direct
 // throughput. ns/op covers both runs, hence no SetBytes: read relay-MB/s
-// and direct-MB/s.
+// and direct-MB/s. The CPU time the process spends per frame on each path
+// (both ends and the hub are in this process) is reported too: it hardly
+// moves with the machine's load, unlike the throughputs, and shows what the
+// extra hop costs; when the cores are busy elsewhere the ratio tends
+// towards direct-cpu over relay-cpu.
 func BenchmarkBinaryThroughput(b *testing.B) {
 	const size = 64 << 10
 	frame := append([]byte{BinaryScreen}, make([]byte, size-1)...)
@@ -166,7 +170,21 @@ func BenchmarkBinaryThroughput(b *testing.B) {
 	directGot := make(chan struct{}, 1024)
 	direct := directPair(b, func(ws *websocket.Conn) { sink(ws, directGot) })
 
+	// The process's CPU time per path: on a loaded machine the throughputs
+	// move with the neighbours, what each frame costs much less.
+	var relayCPU, directCPU time.Duration
+	cpuOK := true
 	run := func(w *websocket.Conn, got <-chan struct{}, frames int) time.Duration {
+		c0, ok := processCPU()
+		defer func() {
+			c1, ok1 := processCPU()
+			cpuOK = cpuOK && ok && ok1
+			if w == cust.ws {
+				relayCPU += c1 - c0
+			} else {
+				directCPU += c1 - c0
+			}
+		}()
 		t0 := time.Now()
 		go func() {
 			for range frames {
@@ -189,6 +207,7 @@ func BenchmarkBinaryThroughput(b *testing.B) {
 	// Warm both paths up (buffers, TCP windows) before measuring.
 	run(cust.ws, relayGot, 64)
 	run(direct.ws, directGot, 64)
+	relayCPU, directCPU = 0, 0
 	b.ResetTimer()
 	var relayed, directly time.Duration
 	const rounds = 20
@@ -210,4 +229,8 @@ func BenchmarkBinaryThroughput(b *testing.B) {
 	b.ReportMetric(mb/relayed.Seconds(), "relay-MB/s")
 	b.ReportMetric(mb/directly.Seconds(), "direct-MB/s")
 	b.ReportMetric(directly.Seconds()/relayed.Seconds(), "ratio")
+	if cpuOK {
+		b.ReportMetric(float64(relayCPU.Nanoseconds())/1e3/float64(b.N), "relay-cpu-µs/frame")
+		b.ReportMetric(float64(directCPU.Nanoseconds())/1e3/float64(b.N), "direct-cpu-µs/frame")
+	}
 }
