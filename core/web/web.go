@@ -137,7 +137,7 @@ func parsePages() map[string]*template.Template {
 var scriptsOf = map[string][]string{
 	"session": {"common.js", "customer.js"},
 	"console": {"common.js", "console.js"},
-	"admin":   {"common.js", "plugins.js", "admin.js"},
+	"admin":   {"common.js", "plugins.js", "routing.js", "admin.js"},
 }
 
 // view is what every template receives.

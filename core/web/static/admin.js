@@ -97,6 +97,7 @@
     for (const b of tabs) b.setAttribute('aria-selected', String(b.dataset.tab === tab));
     clearInterval(sessionsTimer);
     TetherPlugins.stop();
+    TetherRouting.stop();
     const panel = $('tab-panel');
     clear(panel);
     panel.setAttribute('aria-labelledby', 'tab-' + tab);
@@ -369,8 +370,8 @@
   // Plugins tab: static/plugins.js.
   function pluginsTab(panel) { return TetherPlugins.render(panel, unit, { error, notice }); }
 
-  // Routing comes with its own issue.
-  function routingTab(panel) { panel.append(el('p', { class: 'placeholder', 'data-placeholder': 'routing', text: t('routing_placeholder') })); }
+  // Routing tab: static/routing.js.
+  function routingTab(panel) { return TetherRouting.render(panel, unit, { error, notice, units: () => byID, select }); }
 
   loadTree().then(() => { if (tree) select(tree.id); });
 })();
