@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"maps"
+	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -133,4 +135,19 @@ func (r IPRules) Allows(ip netip.Addr) bool {
 		}
 	}
 	return allow
+}
+
+// ClientIP is the peer address of a request, the address IP rules and
+// throttles are checked against. Tether does not trust forwarding headers:
+// put the hub behind a proxy only with one that terminates on the same host.
+func ClientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
 }

@@ -193,18 +193,27 @@ func (t *Throttle) retryAfter(ctx context.Context, self int64, column, value str
 	if limit <= 0 {
 		return 0, nil
 	}
-	count, err := failures().Count(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("count failed sign-ins by %s: %w", column, err)
-	}
-	n := int(count)
-	if n < limit {
-		return 0, nil
-	}
-	// Once the n-limit+1 oldest failures have left the window, n-1 < limit remain.
+	// Concurrent attempts change the failures between the count and the
+	// look-up of the oldest (a pending one turns out throttled and stops
+	// counting), so a look-up that finds nothing counts again.
 	var oldest attemptRow
-	if err := failures().Column("at").OrderExpr("at ASC, id ASC").Offset(int64(n-limit)).Limit(1).Scan(ctx, &oldest); err != nil {
-		return 0, fmt.Errorf("oldest failed sign-in by %s: %w", column, err)
+	for try := 0; ; try++ {
+		count, err := failures().Count(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("count failed sign-ins by %s: %w", column, err)
+		}
+		n := int(count)
+		if n < limit {
+			return 0, nil
+		}
+		// Once the n-limit+1 oldest failures have left the window, n-1 < limit remain.
+		err = failures().Column("at").OrderExpr("at ASC, id ASC").Offset(int64(n-limit)).Limit(1).Scan(ctx, &oldest)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) || try == 4 {
+			return 0, fmt.Errorf("oldest failed sign-in by %s: %w", column, err)
+		}
 	}
 	return max(oldest.At.Add(window).Sub(now), time.Second), nil
 }

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -201,20 +199,6 @@ func bearer(r *http.Request) string {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
-}
-
-// clientIP is the peer address. Tether does not trust forwarding headers:
-// put the hub behind a proxy only with a proxy that terminates on the same host.
-func clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap()
 }
 
 func (a *API) now() time.Time {

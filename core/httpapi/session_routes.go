@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/session"
@@ -225,7 +226,7 @@ func (a *API) customerJoin(w http.ResponseWriter, r *http.Request) {
 	err := decodeJSON(r, &body)
 	var j sessions.Joined
 	if err == nil {
-		j, err = a.Sessions.JoinByPIN(r.Context(), strings.TrimSpace(body.PIN), clientIP(r), body.Client)
+		j, err = a.Sessions.JoinByPIN(r.Context(), strings.TrimSpace(body.PIN), auth.ClientIP(r), body.Client)
 	}
 	if err != nil {
 		writeError(w, r, a.Log, err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/sessions"
@@ -121,7 +122,7 @@ func (w *Web) pinSubmit(rw http.ResponseWriter, r *http.Request) {
 	if pin == "" {
 		err = fault.Field("pin", "is required")
 	} else {
-		j, err = w.cfg.Sessions.JoinByPIN(r.Context(), pin, clientIP(r), sessions.Client{Kind: "web", Platform: platform(r), Language: lang})
+		j, err = w.cfg.Sessions.JoinByPIN(r.Context(), pin, auth.ClientIP(r), sessions.Client{Kind: "web", Platform: platform(r), Language: lang})
 	}
 	if err != nil {
 		status, msg, fields := w.problem(lang, err)

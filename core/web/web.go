@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -243,19 +241,6 @@ func setCookie(rw http.ResponseWriter, r *http.Request, name, value string, expi
 		c.MaxAge = -1
 	}
 	http.SetCookie(rw, c)
-}
-
-// clientIP is the peer address, as the API sees it (no forwarding headers).
-func clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap()
 }
 
 // localPath keeps redirects on this site.
