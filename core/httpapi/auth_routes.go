@@ -54,7 +54,7 @@ func (a *API) issueToken(kind string) http.HandlerFunc {
 				ttl = a.TokenTTL
 			}
 			res, err = a.Auth.SignIn(r.Context(), auth.SignInRequest{
-				Email: body.Email, Password: body.Password, IP: clientIP(r), Kind: kind, TTL: ttl})
+				Email: body.Email, Password: body.Password, IP: auth.ClientIP(r), Kind: kind, TTL: ttl})
 		}
 		a.signIns.WithLabelValues(kind, signInResult(err)).Inc()
 		if err != nil {

@@ -89,7 +89,7 @@ func (a *API) compatSignIn(r *http.Request, ttl time.Duration) (auth.SignInResul
 	if email == "" || pwd == "" {
 		return auth.SignInResult{}, fault.Field("email", "is required")
 	}
-	res, err := a.Auth.SignIn(r.Context(), auth.SignInRequest{Email: email, Password: pwd, IP: clientIP(r), Kind: "compat", TTL: ttl})
+	res, err := a.Auth.SignIn(r.Context(), auth.SignInRequest{Email: email, Password: pwd, IP: auth.ClientIP(r), Kind: "compat", TTL: ttl})
 	a.signIns.WithLabelValues("compat", signInResult(err)).Inc()
 	return res, err
 }

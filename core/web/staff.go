@@ -94,7 +94,7 @@ func (w *Web) signIn(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := w.cfg.Auth.SignIn(r.Context(), auth.SignInRequest{Email: email, Password: r.PostFormValue("password"),
-		IP: clientIP(r), Kind: auth.KindWeb})
+		IP: auth.ClientIP(r), Kind: auth.KindWeb})
 	if err != nil {
 		status, msg, _ := w.problem(lang, err)
 		if fe, ok := fault.As(err); ok && fe.Kind == fault.TooMany && fe.RetryAfterSeconds > 0 {
