@@ -148,9 +148,10 @@ func sink(ws *websocket.Conn, got chan<- struct{}) {
 // after an unmeasured warm-up of each; ratio is relayed over direct
 // throughput. ns/op covers both runs, hence no SetBytes: read relay-MB/s
 // and direct-MB/s. The CPU time the process spends per frame on each path
-// (both ends and the hub are in this process) is reported too: it hardly
-// moves with the machine's load, unlike the throughputs, and shows what the
-// extra hop costs; when the cores are busy elsewhere the ratio tends
+// (both ends and the hub are in this process) is reported too: it shows
+// what the extra hop costs, and moves less with the neighbours' load than
+// the throughputs do (an idle machine spends more of it on wake-ups, the
+// direct pair most). When the cores are busy elsewhere the ratio tends
 // towards direct-cpu over relay-cpu.
 func BenchmarkBinaryThroughput(b *testing.B) {
 	const size = 64 << 10
@@ -170,8 +171,7 @@ func BenchmarkBinaryThroughput(b *testing.B) {
 	directGot := make(chan struct{}, 1024)
 	direct := directPair(b, func(ws *websocket.Conn) { sink(ws, directGot) })
 
-	// The process's CPU time per path: on a loaded machine the throughputs
-	// move with the neighbours, what each frame costs much less.
+	// The process's CPU time per path.
 	var relayCPU, directCPU time.Duration
 	cpuOK := true
 	run := func(w *websocket.Conn, got <-chan struct{}, frames int) time.Duration {
