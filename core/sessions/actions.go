@@ -131,6 +131,9 @@ func (s *Service) acted(ctx context.Context, technicianID int64) {
 }
 
 func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how string) (Session, error) {
+	// Reads through the pool happen before the transaction, so that a
+	// burst of pick-ups cannot hold every connection while waiting for one.
+	name := s.memberName(ctx, t.ID)
 	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.State != session.Waiting && agg.State != session.Transferring {
 			if agg.ReachedActive && agg.State.Live() {
@@ -152,7 +155,6 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 			return change{}, transitionFault(err)
 		}
 		r.QueueKind, r.QueueID, r.PrevQueueKind, r.PrevQueueID = "", 0, "", 0
-		name := s.memberName(ctx, t.ID)
 		return change{event: event, actorID: t.ID, payload: map[string]any{"technician_id": t.ID, "how": how},
 			system: "Connected to " + name + "."}, nil
 	})
@@ -248,6 +250,7 @@ func (s *Service) Transfer(ctx context.Context, actor org.Actor, id int64, req T
 	if err := s.checkTarget(ctx, req); err != nil {
 		return Session{}, err
 	}
+	name := s.memberName(ctx, actor.ID)
 	return s.owned(ctx, actor, id, func(t technician, r *row, agg *session.Session, now time.Time) (change, error) {
 		if !t.Perms.Transfer {
 			return change{}, fault.Forbiddenf("permission_denied", "Your group may not transfer sessions (permission transfer).")
@@ -258,7 +261,7 @@ func (s *Service) Transfer(ctx context.Context, actor org.Actor, id int64, req T
 		r.requeue(queueOf(req.Kind), req.ID, t.ID)
 		return change{event: "session.transferred",
 			payload: map[string]any{"from": t.ID, "to_kind": req.Kind, "to_id": req.ID, "comment": req.Comment, "auto": false},
-			system:  "Transferred by " + s.memberName(ctx, t.ID) + "."}, nil
+			system:  "Transferred by " + name + "."}, nil
 	})
 }
 

@@ -89,7 +89,7 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 			return Created{}, err
 		}
 		var r row
-		err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			agg := session.New(session.Private, now)
 			r = row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
 				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires,
@@ -274,7 +274,7 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 	}
 	now := s.now()
 	var id int64
-	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		agg := session.New(session.Channel, now)
 		r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
 			Test: test, CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", ToolsUsed: "[]", State: string(agg.State)}

@@ -96,7 +96,7 @@ func (s *Service) RecordSurvey(ctx context.Context, id int64, kind string, answe
 	}
 	b, _ := json.Marshal(answers)
 	now := s.now()
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var exists int
 		if err := tx.NewSelect().Model((*row)(nil)).ColumnExpr("count(*)").Where("id = ?", id).Scan(ctx, &exists); err != nil {
 			return fmt.Errorf("find session %d: %w", id, err)

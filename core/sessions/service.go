@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,6 +91,37 @@ type Service struct {
 	Rand     io.Reader
 	Logger   hclog.Logger
 	PINLimit PINLimit
+	// MaxTx bounds the state-change transactions running at once; 0 means
+	// DefaultMaxTx. A transaction also reads settings, presence and the
+	// organisation through the pool while it holds its own connection, so
+	// as many transactions as pooled connections would wait on each other
+	// forever; keep MaxTx well under the pool's size.
+	MaxTx int
+
+	txOnce  sync.Once
+	txSlots chan struct{}
+}
+
+// DefaultMaxTx leaves half of store.MaxOpenConns free for the reads that
+// transactions make through the pool.
+const DefaultMaxTx = 10
+
+// inTx runs fn in a transaction once a transaction slot is free.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	s.txOnce.Do(func() {
+		n := s.MaxTx
+		if n <= 0 {
+			n = DefaultMaxTx
+		}
+		s.txSlots = make(chan struct{}, n)
+	})
+	select {
+	case s.txSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.txSlots }()
+	return s.DB.RunInTx(ctx, nil, fn)
 }
 
 func (s *Service) now() time.Time {
@@ -128,7 +160,7 @@ func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Cont
 	var out row
 	var changed bool
 	now := s.now()
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		r, err := loadForUpdate(ctx, tx, id)
 		if err != nil {
 			return err

@@ -33,7 +33,7 @@ func (s *Service) ToolUsed(ctx context.Context, id int64, tool string) error {
 	if tool == "" || len(tool) > 64 {
 		return fault.Field("tool", "must be 1 to 64 characters")
 	}
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var raw string
 		if err := tx.NewSelect().Model((*row)(nil)).Column("tools_used").Where("id = ?", id).Scan(ctx, &raw); err != nil {
 			return fmt.Errorf("load tools of %d: %w", id, err)
