@@ -75,8 +75,21 @@ func TestThirdPartyPluginInstallAndTamper(t *testing.T) {
 				t.Errorf("deliveries said:\n%s", out)
 			}
 
-			// Someone replaces the installed binary: it must not run again.
+			// Disabling stops the process; enabling starts a new one.
 			installed := filepath.Join(h.DataDir, "plugins", "notes", "1.0.0", "notes")
+			before := childPID(t, h, installed)
+			cli("disable", "notes")
+			for deadline := time.Now().Add(10 * time.Second); !processGone(before); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("plugin process %d still runs after disable", before)
+				}
+			}
+			cli("enable", "notes")
+			if after := childPID(t, h, installed); after == before {
+				t.Fatalf("enable did not start a new process")
+			}
+
+			// Someone replaces the installed binary: it must not run again.
 			// (A running executable cannot be written to: the attacker replaces it.)
 			orig, err := os.ReadFile(installed)
 			if err != nil {

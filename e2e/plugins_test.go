@@ -413,6 +413,14 @@ func TestPostToURLPlugin(t *testing.T) {
 			}
 			rcv.await(t, "end replayed by range", "/end", "SessionID="+sid5+"&")
 
+			// A graceful stop takes the plugin process with it.
+			last := pluginPID(t, h, "posturl")
+			h.Stop()
+			for deadline := time.Now().Add(10 * time.Second); !processGone(last); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("plugin process %d outlived the hub's graceful stop", last)
+				}
+			}
 			if strings.Contains(h.Log(), "p2u-secret-42") || strings.Contains(h.Log(), "whsec_MfKQ") {
 				t.Error("a post-to-URL credential or signing secret reached the hub's log")
 			}
