@@ -40,7 +40,7 @@ install a plugin from a directory or a .tar.gz, list, enable, disable and remove
 read a plugin's delivery log and replay failed deliveries.
 
 The hub is named by --server and the caller by an API token (--token, from
-POST /api/v1/auth/sign-in). "tether plugin run <id>" is how the hub starts its bundled
+POST /api/v1/auth/token). "tether plugin run <id>" is how the hub starts its bundled
 plugins; it is not meant to be run by hand.`,
 	}
 	pf := cmd.PersistentFlags()
