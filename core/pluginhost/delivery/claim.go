@@ -65,29 +65,38 @@ SELECT plugin_id FROM p WHERE plugin_id IS NOT NULL`)
 	return plugins, nil
 }
 
-// claim takes up to n due deliveries of plugin in one statement. A
-// delivery is due when its time has come and no delivery of the same
-// plugin and session with a lower event id is unfinished. On PostgreSQL
-// rows another worker is claiming are skipped, not waited for; SQLite has
-// one writer at a time anyway. The pick is a CTE so that it runs once: as
-// an IN subquery PostgreSQL may rescan it and update more than n rows.
-// "The first unfinished one" is a scalar subquery rather than NOT EXISTS
-// because PostgreSQL always runs it as an index probe per candidate; as an
-// anti-join on a table without statistics yet it scanned every unfinished
-// delivery of the plugin for each candidate.
+// claim takes up to n due deliveries of plugin in one statement: the
+// pending ones whose time has come, oldest first, straight off the due
+// index. Only a session's head is pending, so there is no order check per
+// candidate. On PostgreSQL rows another worker is claiming are skipped,
+// not waited for; SQLite has one writer at a time anyway. The pick is a
+// CTE so that it runs once: as an IN subquery PostgreSQL may rescan it and
+// update more than n rows.
+//
+// The guard: a picked delivery is taken only if no other delivery of its
+// plugin and session is pending or running, one index probe for each of
+// the at most n picked rows (after the LIMIT: the second CTE sees only
+// them). The table keeps one head per session, but on PostgreSQL two
+// transactions racing can briefly leave two pending (see repair); then
+// neither is taken until repair has blocked the later one. So two
+// deliveries of one session never run at once, whatever the table holds.
+// The probe is a scalar subquery so that PostgreSQL cannot turn it into a
+// join over every head of the table.
 func (q *Queue) claim(ctx context.Context, plugin string, n int) ([]claimed, error) {
 	now := q.now()
 	lock := ""
 	if q.pg {
 		lock = " FOR UPDATE OF d SKIP LOCKED"
 	}
-	rows, err := q.query(ctx, `WITH picked AS MATERIALIZED (
-	SELECT d.id FROM plugin_deliveries d
+	rows, err := q.query(ctx, `WITH due AS MATERIALIZED (
+	SELECT d.id, d.session_id FROM plugin_deliveries d
 	WHERE d.plugin_id = ? AND d.state = 'pending' AND d.next_at <= ?
-	AND d.event_id = (SELECT min(e.event_id) FROM plugin_deliveries e
-		WHERE e.plugin_id = d.plugin_id AND e.session_id = d.session_id
-		AND e.state IN ('pending', 'running'))
 	ORDER BY d.next_at, d.id LIMIT ?`+lock+`
+), picked AS MATERIALIZED (
+	SELECT due.id FROM due
+	WHERE (SELECT o.id FROM plugin_deliveries o
+		WHERE o.plugin_id = ? AND o.session_id = due.session_id AND o.state IN ('pending', 'running')
+		AND o.id <> due.id LIMIT 1) IS NULL
 )
 UPDATE plugin_deliveries SET state = 'running',
 	attempts = attempts + 1, window_attempts = window_attempts + 1,
@@ -95,7 +104,7 @@ UPDATE plugin_deliveries SET state = 'running',
 WHERE id IN (SELECT id FROM picked) AND state = 'pending'
 RETURNING id, event_id, session_id, event_type, actor_id, payload, event_at,
 	attempts, window_start, window_attempts`,
-		plugin, now, n, now, now.Add(q.cfg.Lease), q.cfg.Node)
+		plugin, now, n, plugin, now, now.Add(q.cfg.Lease), q.cfg.Node)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries of plugin %s: %w", plugin, err)
 	}
@@ -238,7 +247,9 @@ func (q *Queue) Backoff(attempt int) time.Duration {
 // record writes a batch of results in one transaction: the attempts, then
 // each delivery's new state, but only where the claim still holds (state
 // running with the same attempt number), so a result that comes back
-// after its lease was taken over changes nothing but the log.
+// after its lease was taken over changes nothing but the log. Each
+// delivery that ends promotes the next one of its plugin and session, in
+// the same transaction.
 func (q *Queue) record(ctx context.Context, batch []result) error {
 	now := q.now()
 	attempts := make([]attemptRow, len(batch))
@@ -259,25 +270,33 @@ func (q *Queue) record(ctx context.Context, batch []result) error {
 		if _, err := tx.NewInsert().Model(&attempts).Exec(ctx); err != nil {
 			return fmt.Errorf("insert attempts: %w", err)
 		}
-		if err := finishAll(ctx, tx, delivered, "state = 'delivered', delivered_at = ?, last_error = ''", now); err != nil {
+		ended, err := finishAll(ctx, tx, delivered, "state = 'delivered', delivered_at = ?, last_error = ''", now)
+		if err != nil {
 			return err
 		}
-		if err := finishAll(ctx, tx, skipped, "state = 'skipped', last_error = ''"); err != nil {
+		more, err := finishAll(ctx, tx, skipped, "state = 'skipped', last_error = ''")
+		if err != nil {
 			return err
 		}
+		ended = append(ended, more...)
 		for i, r := range batch {
-			var err error
 			switch v := verdicts[i]; v.state {
 			case Failed:
-				err = finishOne(ctx, tx, r, "state = 'failed', last_error = ?", v.lastError)
+				ok, err := finishOne(ctx, tx, r, "state = 'failed', last_error = ?", v.lastError)
+				if err != nil {
+					return err
+				}
+				if ok {
+					ended = append(ended, r.c.ID)
+				}
 			case Pending:
-				err = retryLater(ctx, tx, r, v)
-			}
-			if err != nil {
-				return err
+				if err := retryLater(ctx, tx, r, v); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		_, err = promote(ctx, tx, ended, now)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("record %d delivery results: %w", len(batch), err)
@@ -289,10 +308,11 @@ func (q *Queue) record(ctx context.Context, batch []result) error {
 }
 
 // finishAll moves many claimed deliveries to one final state with one
-// statement; set may use args.
-func finishAll(ctx context.Context, tx bun.Tx, rs []result, set string, args ...any) error {
+// statement, and returns the ids of those whose claim still held; set may
+// use args.
+func finishAll(ctx context.Context, tx bun.Tx, rs []result, set string, args ...any) ([]int64, error) {
 	if len(rs) == 0 {
-		return nil
+		return nil, nil
 	}
 	claims := make([]byte, 0, 24*len(rs))
 	for i, r := range rs {
@@ -301,43 +321,81 @@ func finishAll(ctx context.Context, tx bun.Tx, rs []result, set string, args ...
 		}
 		claims = fmt.Appendf(claims, "(%d, %d)", r.c.ID, r.c.Attempt)
 	}
-	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
-WHERE state = 'running' AND (id, attempts) IN (VALUES `+string(claims)+`)`, args...).Exec(ctx)
+	ids := make([]int64, 0, len(rs))
+	err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
+WHERE state = 'running' AND (id, attempts) IN (VALUES `+string(claims)+`) RETURNING id`, args...).Scan(ctx, &ids)
 	if err != nil {
-		return fmt.Errorf("finish %d deliveries: %w", len(rs), err)
+		return nil, fmt.Errorf("finish %d deliveries: %w", len(rs), err)
 	}
-	return nil
+	return ids, nil
 }
 
-func finishOne(ctx context.Context, tx bun.Tx, r result, set string, args ...any) error {
+// finishOne moves one claimed delivery to a final state, and reports
+// whether its claim still held.
+func finishOne(ctx context.Context, tx bun.Tx, r result, set string, args ...any) (bool, error) {
 	args = append(args, r.c.ID, r.c.Attempt)
-	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
+	res, err := tx.NewRaw(`UPDATE plugin_deliveries SET `+set+`, lease_until = NULL
 WHERE id = ? AND attempts = ? AND state = 'running'`, args...).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("finish delivery %d: %w", r.c.ID, err)
+		return false, fmt.Errorf("finish delivery %d: %w", r.c.ID, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("finish delivery %d: %w", r.c.ID, err)
+	}
+	return n > 0, nil
 }
 
-// retryLater hands a delivery back for its next attempt, and makes the
-// later deliveries of its plugin and session due no earlier, since they
-// must wait for it anyway.
+// retryLater hands a delivery back for its next attempt. The later
+// deliveries of its session stay blocked meanwhile.
 func retryLater(ctx context.Context, tx bun.Tx, r result, v verdict) error {
-	res, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, last_error = ?, lease_until = NULL
+	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, last_error = ?, lease_until = NULL
 WHERE id = ? AND attempts = ? AND state = 'running'`, v.nextAt, v.lastError, r.c.ID, r.c.Attempt).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("reschedule delivery %d: %w", r.c.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
-	}
-	_, err = tx.NewRaw(`UPDATE plugin_deliveries SET next_at = ?
-WHERE plugin_id = ? AND session_id = ? AND state IN ('pending', 'running') AND state = 'pending'
-AND event_id > ? AND next_at < ?`, v.nextAt, r.c.Plugin, r.c.SessionID, r.c.EventID, v.nextAt).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("hold back the deliveries after %d: %w", r.c.ID, err)
-	}
 	return nil
+}
+
+// promoteChunk bounds the ids one promote statement names.
+const promoteChunk = 500
+
+// promote makes the next delivery of each (plugin, session) of the
+// deliveries ids pending, due at now: the blocked one with the lowest event
+// id, unless the session already has a pending or running one. It returns
+// how many it promoted. The ids are those of deliveries that just ended or
+// were replayed, in tx.
+func promote(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) (int, error) {
+	total := 0
+	for lo := 0; lo < len(ids); lo += promoteChunk {
+		chunk := ids[lo:min(lo+promoteChunk, len(ids))]
+		list := make([]byte, 0, 8*len(chunk))
+		for i, id := range chunk {
+			if i > 0 {
+				list = append(list, ", "...)
+			}
+			list = strconv.AppendInt(list, id, 10)
+		}
+		res, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?
+WHERE state = 'blocked' AND id IN (
+	SELECT (SELECT b.id FROM plugin_deliveries b
+		WHERE b.plugin_id = f.plugin_id AND b.session_id = f.session_id AND b.state = 'blocked'
+		ORDER BY b.event_id LIMIT 1)
+	FROM plugin_deliveries f
+	WHERE f.id IN (`+string(list)+`)
+	AND (SELECT h.id FROM plugin_deliveries h
+		WHERE h.plugin_id = f.plugin_id AND h.session_id = f.session_id AND h.state IN ('pending', 'running')
+		LIMIT 1) IS NULL)`, now).Exec(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("promote the next deliveries of %d sessions: %w", len(chunk), err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("promote the next deliveries of %d sessions: %w", len(chunk), err)
+		}
+		total += int(n)
+	}
+	return total, nil
 }
 
 // expireLeases hands back running deliveries whose lease has expired: their

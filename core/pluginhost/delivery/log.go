@@ -11,7 +11,7 @@ import (
 
 // Filter selects entries of a plugin's delivery log.
 type Filter struct {
-	State    State     // "" means any
+	State    State     // "" means any; Blocked lists those waiting for an earlier one of their session
 	From, To time.Time // event time in [From, To); zero means unbounded
 	Limit    int       // 0 means DefaultLogLimit; at most MaxLogLimit
 	BeforeID int64     // only deliveries with a lower id: the next page
@@ -23,7 +23,11 @@ const (
 	MaxLogLimit     = 500
 )
 
-// DeliveryView is a delivery as the log shows it, with every attempt.
+// DeliveryView is a delivery as the log shows it, with every attempt. Its
+// State is one of pending, blocked (waiting for an earlier delivery of the
+// same session), running, delivered, failed or skipped. A blocked
+// delivery's NextAt means nothing yet: it becomes pending, due at once,
+// when the earlier delivery of its session ends.
 type DeliveryView struct {
 	ID          int64           `json:"id"`
 	Plugin      string          `json:"plugin"`
@@ -36,7 +40,7 @@ type DeliveryView struct {
 	EventAt     time.Time       `json:"event_at"`
 	State       State           `json:"state"`
 	Attempts    int             `json:"attempts"`
-	NextAt      time.Time       `json:"next_at"` // with Pending: not before
+	NextAt      time.Time       `json:"next_at"` // with Pending: not before; see above for Blocked
 	CreatedAt   time.Time       `json:"created_at"`
 	DeliveredAt *time.Time      `json:"delivered_at"`
 	LastError   string          `json:"last_error"`
@@ -113,8 +117,12 @@ func (q *Queue) Deliveries(ctx context.Context, plugin string, f Filter) ([]Deli
 	return out, nil
 }
 
-// Replay sends a failed delivery again: it becomes pending, due now, with a
-// fresh retry window; its attempts stay in the log. It returns 1, or 0 when
+// Replay sends a failed delivery again with a fresh retry window; its
+// attempts stay in the log. It becomes pending, due now, if its plugin has
+// no other unfinished delivery of the same session; otherwise it waits
+// blocked and goes next when the session's current delivery ends (the
+// blocked one with the lowest event id goes first, and a replayed one has
+// an older event than those enqueued after it). It returns 1, or 0 when
 // plugin has no failed delivery with that id.
 func (q *Queue) Replay(ctx context.Context, plugin string, id int64) (int, error) {
 	n, err := q.replay(ctx, "plugin_id = ? AND id = ?", plugin, id)
@@ -125,7 +133,8 @@ func (q *Queue) Replay(ctx context.Context, plugin string, id int64) (int, error
 }
 
 // ReplayRange replays every failed delivery of plugin whose event happened
-// in [from, to), and returns how many.
+// in [from, to), as Replay does, and returns how many. Several of one
+// session are sent in the order of their events.
 func (q *Queue) ReplayRange(ctx context.Context, plugin string, from, to time.Time) (int, error) {
 	n, err := q.replay(ctx, "plugin_id = ? AND event_at >= ? AND event_at < ?", plugin, from.UTC(), to.UTC())
 	if err != nil {
@@ -134,23 +143,30 @@ func (q *Queue) ReplayRange(ctx context.Context, plugin string, from, to time.Ti
 	return n, nil
 }
 
+// replay blocks the failed deliveries matched by where, then promotes the
+// first of each session that has no pending or running delivery, in one
+// transaction.
 func (q *Queue) replay(ctx context.Context, where string, args ...any) (int, error) {
 	now := q.now()
-	res, err := q.cfg.DB.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?,
+	var ids []int64
+	err := q.cfg.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'blocked', next_at = ?,
 	window_start = NULL, window_attempts = 0, lease_until = NULL
-WHERE state = 'failed' AND `+where, append([]any{now}, args...)...).Exec(ctx)
+WHERE state = 'failed' AND `+where+` RETURNING id`, append([]any{now}, args...)...).Scan(ctx, &ids)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = promote(ctx, tx, ids, now)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		q.log.Info("replaying failed deliveries", "deliveries", n)
+	if len(ids) > 0 {
+		q.log.Info("replaying failed deliveries", "deliveries", len(ids))
 		q.Wake()
 	}
-	return int(n), nil
+	return len(ids), nil
 }
 
 // Recover hands back every delivery this node (Config.Node) left running,

@@ -15,7 +15,8 @@ import (
 type State string
 
 const (
-	Pending   State = "pending"   // waiting for its turn, its next attempt or a ready plugin
+	Pending   State = "pending"   // its session's next one: waiting for its next attempt or a ready plugin
+	Blocked   State = "blocked"   // waiting for an earlier delivery of the same plugin and session to end
 	Running   State = "running"   // claimed by a worker
 	Delivered State = "delivered" // acknowledged by the plugin
 	Failed    State = "failed"    // permanent failure or retries exhausted; can be replayed
@@ -23,7 +24,7 @@ const (
 )
 
 // Final reports whether s is an end state, which lets the next delivery of
-// the same plugin and session go.
+// the same plugin and session go (it is promoted from blocked to pending).
 func (s State) Final() bool { return s == Delivered || s == Failed || s == Skipped }
 
 // Outcome of one attempt, as kept in plugin_delivery_attempts.

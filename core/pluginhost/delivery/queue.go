@@ -48,7 +48,7 @@ type Config struct {
 	// set, overrides it for the plugins for which it returns more than 0.
 	Concurrency   int
 	ConcurrencyOf func(plugin string) int
-	PollInterval  time.Duration // how often to look for due work when not woken
+	PollInterval  time.Duration // how often to look for due work when not woken, and to repair
 	Timeout       time.Duration // for one call of Deliver
 	// Lease is how long a claim holds before another worker may take the
 	// delivery over; it must exceed Timeout.
@@ -160,6 +160,11 @@ func (q *Queue) Run(ctx context.Context) {
 		defer close(expired)
 		q.expireLoop(ctx)
 	}()
+	repaired := make(chan struct{})
+	go func() {
+		defer close(repaired)
+		q.repairLoop(ctx)
+	}()
 
 	var running sync.WaitGroup
 	ticker := time.NewTicker(q.cfg.PollInterval)
@@ -178,6 +183,7 @@ func (q *Queue) Run(ctx context.Context) {
 	close(results)
 	<-recorded
 	<-expired
+	<-repaired
 }
 
 // expireLoop hands back deliveries whose lease has expired, a tenth of a
@@ -196,6 +202,31 @@ func (q *Queue) expireLoop(ctx context.Context) {
 		}
 	}
 }
+
+// repairLoop runs repair every PollInterval, beside the claims so as not to
+// delay them. Its cost grows with the backlog (it reads every unfinished
+// delivery), so it waits at least repairDuty times as long as it ran,
+// keeping its share of the database's time small when thousands of
+// deliveries wait, e.g. for a plugin that is down.
+func (q *Queue) repairLoop(ctx context.Context) {
+	timer := time.NewTimer(q.cfg.PollInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
+			q.log.Error("repairing the order of deliveries failed", "error", err)
+		}
+		timer.Reset(max(q.cfg.PollInterval, repairDuty*time.Since(start)))
+	}
+}
+
+// repairDuty: repair waits at least this many times as long as it ran.
+const repairDuty = 20
 
 // dispatch claims due deliveries for every ready plugin with free slots and
 // starts them. It claims as many as there are slots, so there is nothing

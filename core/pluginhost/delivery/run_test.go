@@ -232,14 +232,15 @@ func TestMetrics(t *testing.T) {
 			`tether_plugin_delivery_attempts_total{outcome="ack",plugin="crm"}`:       1,
 			`tether_plugin_delivery_attempts_total{outcome="retry",plugin="crm"}`:     1,
 			`tether_plugin_deliveries_finished_total{plugin="crm",state="delivered"}`: 1,
-			`tether_plugin_delivery_queue_depth{plugin="crm",state="pending"}`:        2,
+			`tether_plugin_delivery_queue_depth{plugin="crm",state="pending"}`:        1,     // event 2, retrying
+			`tether_plugin_delivery_queue_depth{plugin="crm",state="blocked"}`:        1,     // event 3, behind it
 			`tether_plugin_delivery_latency_seconds{plugin="crm"}`:                    0.005, // sum of one observation
 		} {
 			if got[k] != want {
 				t.Errorf("%s = %v, want %v", k, got[k], want)
 			}
 		}
-		if len(got) != 5 {
+		if len(got) != 6 {
 			t.Errorf("series: %v", got)
 		}
 		if _, err := New(Config{DB: db, Deliver: rec.deliver, Reg: reg}); err == nil {
