@@ -358,7 +358,7 @@ func TestPostToURLPlugin(t *testing.T) {
 				final := true
 				for _, d := range log {
 					st := d.(map[string]any)["state"]
-					final = final && st != "pending" && st != "running"
+					final = final && st != "pending" && st != "blocked" && st != "running"
 				}
 				if final || time.Now().After(deadline) {
 					break

@@ -145,7 +145,7 @@ plugins; it is not meant to be run by hand.`,
 			return tw.Flush()
 		},
 	}
-	deliveries.Flags().StringVar(&state, "state", "", "only deliveries in this state: pending|running|delivered|failed|skipped")
+	deliveries.Flags().StringVar(&state, "state", "", "only deliveries in this state: pending|blocked|running|delivered|failed|skipped")
 	deliveries.Flags().StringVar(&from, "from", "", "only events at or after this RFC 3339 time")
 	deliveries.Flags().StringVar(&to, "to", "", "only events before this RFC 3339 time")
 	deliveries.Flags().IntVar(&limit, "limit", 50, "at most this many deliveries")

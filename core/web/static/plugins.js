@@ -8,7 +8,7 @@
 const TetherPlugins = (() => {
   const { t, el, clear, api, describe, config } = Tether;
   const A = '/web/api/v1';
-  const DELIVERY_STATES = ['pending', 'running', 'delivered', 'failed', 'skipped'];
+  const DELIVERY_STATES = ['pending', 'blocked', 'running', 'delivered', 'failed', 'skipped'];
   const TRANSITIONAL = ['installed', 'starting'];
   const LOG_PAGE = 50;
   // Units that hold plugin settings (pluginsettings.Kinds).
@@ -385,7 +385,7 @@ const TetherPlugins = (() => {
     // busy: someone is using the log (focus inside, older pages open), so it is not redrawn under them.
     const busy = () => (node.contains(document.activeElement) && document.activeElement !== refresh) || shown.length > LOG_PAGE;
     // settling: a delivery shown is still on its way, so the log is read every second.
-    const settling = () => shown.some((d) => d.state === 'running' || (d.state === 'pending' && new Date(d.next_at) - Date.now() < 10000));
+    const settling = () => shown.some((d) => d.state === 'running' || d.state === 'blocked' || (d.state === 'pending' && new Date(d.next_at) - Date.now() < 10000));
     return { node, load, busy, settling };
   }
 
