@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 // Router picks the rule for a waiting session. The zero value is ready; a
@@ -220,17 +218,17 @@ func (r *Router) route(rules []CompiledRule, env Env, candidates []TechnicianEnv
 			r.fail(Failure{Step: -1, Err: err, Panicked: true})
 		}
 	}()
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	e := getEvaluator()
+	defer e.put()
+	e.setEnv(&env)
 
 	if !inPriorityOrder(rules) {
 		rules = slices.Clone(rules)
 		slices.SortStableFunc(rules, comparePriority)
 	}
-	fenv := &FilterEnv{Session: env.Session, Clock: env.Clock, Queue: env.Queue}
 	for i := range rules {
 		c := &rules[i]
-		outcome := r.try(m, c, &env, fenv, candidates, explain, &d)
+		outcome := r.try(e, c, candidates, explain, &d)
 		if explain {
 			d.Trace = append(d.Trace, RuleTrace{RuleID: c.Rule.ID, RuleName: c.Rule.Name, Outcome: outcome})
 		}
@@ -242,14 +240,14 @@ func (r *Router) route(rules []CompiledRule, env Env, candidates []TechnicianEnv
 }
 
 // try evaluates one rule, filling d when it matches or fails.
-func (r *Router) try(m *vm.VM, c *CompiledRule, env *Env, fenv *FilterEnv, candidates []TechnicianEnv, explain bool, d *Decision) Outcome {
+func (r *Router) try(e *evaluator, c *CompiledRule, candidates []TechnicianEnv, explain bool, d *Decision) Outcome {
 	switch {
 	case !c.Rule.Enabled || c.when == nil:
 		return OutcomeDisabled
-	case !c.Rule.AppliesTo.matches(&env.Session):
+	case !c.Rule.AppliesTo.matches(&e.env.Session):
 		return OutcomeNotApplicable
 	}
-	ok, err := run(m, c.when, env)
+	ok, err := e.match(c.when)
 	if err != nil {
 		d.Skipped = append(d.Skipped, r.skip(c, -1, 0, err, !explain))
 		return OutcomeFailed
@@ -257,7 +255,7 @@ func (r *Router) try(m *vm.VM, c *CompiledRule, env *Env, fenv *FilterEnv, candi
 	if !ok {
 		return OutcomeFalse
 	}
-	steps, failed := r.steps(m, c, fenv, candidates, explain)
+	steps, failed := r.steps(e, c, candidates, explain)
 	if failed != nil {
 		d.Skipped = append(d.Skipped, *failed)
 		return OutcomeFailed
@@ -274,7 +272,7 @@ func (r *Router) try(m *vm.VM, c *CompiledRule, env *Env, fenv *FilterEnv, candi
 // eligible IDs of all steps share one slice, cut per step at the end, so
 // that a routing costs a handful of allocations however many candidates
 // there are.
-func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []TechnicianEnv, explain bool) ([]StepDecision, *Skipped) {
+func (r *Router) steps(e *evaluator, c *CompiledRule, candidates []TechnicianEnv, explain bool) ([]StepDecision, *Skipped) {
 	out := make([]StepDecision, len(c.steps))
 	ends := make([]int, len(c.steps))
 	var eligible []int64
@@ -292,7 +290,7 @@ func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []
 			excluded = &sd.Excluded
 		}
 		start := len(eligible)
-		more, tech, err := eligibleFor(m, c, i, fenv, candidates, eligible, excluded)
+		more, tech, err := eligibleFor(e, c, i, candidates, eligible, excluded)
 		switch {
 		case err != nil && i == 0:
 			skipped := r.skip(c, i, tech, err, !explain)
@@ -321,8 +319,9 @@ func (r *Router) steps(m *vm.VM, c *CompiledRule, fenv *FilterEnv, candidates []
 // eligibleFor appends to dst the candidates eligible for step i of c and,
 // if excluded is not nil, records the others with their reasons. On a
 // filter failure it returns the error and the candidate it failed on.
-func eligibleFor(m *vm.VM, c *CompiledRule, i int, fenv *FilterEnv, candidates []TechnicianEnv, dst []int64, excluded *[]Exclusion) ([]int64, int64, error) {
+func eligibleFor(e *evaluator, c *CompiledRule, i int, candidates []TechnicianEnv, dst []int64, excluded *[]Exclusion) ([]int64, int64, error) {
 	target, filter := &c.steps[i].Target, c.filters[i]
+	filtered := 0
 	for j := range candidates {
 		t := &candidates[j]
 		why := target.excludes(t)
@@ -330,8 +329,8 @@ func eligibleFor(m *vm.VM, c *CompiledRule, i int, fenv *FilterEnv, candidates [
 			if len(t.Skills) > MaxListLen || len(t.Languages) > MaxListLen || len(t.ChannelIDs) > MaxListLen {
 				why = ReasonTooManyAttributes
 			} else {
-				fenv.Technician = *t
-				ok, err := run(m, filter, fenv)
+				ok, err := e.acceptAt(filter, candidates, j, filtered)
+				filtered++
 				if err != nil {
 					return dst, t.ID, err
 				}
@@ -364,10 +363,10 @@ func (r *Router) Eligible(c *CompiledRule, step int, env Env, candidates []Techn
 	if step < 0 || step >= len(c.steps) {
 		return nil, fmt.Errorf("routing: rule %d has no step %d", c.Rule.ID, step)
 	}
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
-	fenv := &FilterEnv{Session: env.Session, Clock: env.Clock, Queue: env.Queue}
-	ids, tech, err := eligibleFor(m, c, step, fenv, candidates, []int64{}, nil)
+	e := getEvaluator()
+	defer e.put()
+	e.setEnv(&env)
+	ids, tech, err := eligibleFor(e, c, step, candidates, []int64{}, nil)
 	if err != nil {
 		r.skip(c, step, tech, err, true)
 		return nil, err

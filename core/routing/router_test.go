@@ -315,7 +315,7 @@ func TestZeroCompiledRuleMatchesNothing(t *testing.T) {
 }
 
 func TestRouteConcurrently(t *testing.T) {
-	f := newRoutingFixture(t, Target{Kind: TargetChannel, IDs: []int64{3}})
+	f := newRoutingFixture(t, Target{Kind: TargetChannel, IDs: []int64{3}}, false)
 	want := routeGo(f.goRules, f.env, f.candidates, false)
 	var router Router
 	var wg sync.WaitGroup
