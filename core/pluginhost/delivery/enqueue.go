@@ -31,10 +31,13 @@ func StableID(eventID int64) string { return "evt_" + strconv.FormatInt(eventID,
 // deliveries' creation time. Enqueueing the same event for the same plugin
 // again does nothing.
 //
-// A delivery is pending, due at once, when its plugin has no unfinished
-// delivery of the same session; otherwise it waits blocked until the ones
-// before it have ended (see the package documentation). That costs two
-// index probes per plugin in the caller's transaction.
+// A delivery is pending, due at once, when its plugin has no pending or
+// blocked delivery of the same session; otherwise it waits blocked until
+// the ones before it have ended (see the package documentation). A running
+// one does not block it: the claim's guard holds it back until that one is
+// recorded, and making it blocked would race the recording of its end
+// (which promotes only committed rows) and leave it to repair. That costs
+// two index probes per plugin in the caller's transaction.
 func Enqueue(ctx context.Context, db bun.IDB, ev Event, plugins []string) error {
 	if len(plugins) == 0 {
 		return nil
@@ -62,7 +65,7 @@ func Enqueue(ctx context.Context, db bun.IDB, ev Event, plugins []string) error 
 		// word, or SQLite would not use them.
 		q.WriteString(`(?, ?, ?, ?, ?, ?, ?,
 	CASE WHEN EXISTS (SELECT 1 FROM plugin_deliveries h
-			WHERE h.plugin_id = ? AND h.session_id = ? AND h.state IN ('pending', 'running'))
+			WHERE h.plugin_id = ? AND h.session_id = ? AND h.state = 'pending')
 		OR EXISTS (SELECT 1 FROM plugin_deliveries b
 			WHERE b.plugin_id = ? AND b.session_id = ? AND b.state = 'blocked')
 		THEN 'blocked' ELSE 'pending' END,

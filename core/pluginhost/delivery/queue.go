@@ -203,13 +203,15 @@ func (q *Queue) expireLoop(ctx context.Context) {
 	}
 }
 
-// repairLoop runs repair every PollInterval, beside the claims so as not to
-// delay them. Its cost grows with the backlog (it reads every unfinished
+// repairLoop runs repair every repairEvery (or PollInterval, if shorter),
+// beside the claims so as not to delay them: a session left without a head
+// by a race waits at most that long. Its cost grows with the backlog (it reads every unfinished
 // delivery), so it waits at least repairDuty times as long as it ran,
 // keeping its share of the database's time small when thousands of
 // deliveries wait, e.g. for a plugin that is down.
 func (q *Queue) repairLoop(ctx context.Context) {
-	timer := time.NewTimer(q.cfg.PollInterval)
+	every := min(q.cfg.PollInterval, repairEvery)
+	timer := time.NewTimer(every)
 	defer timer.Stop()
 	for {
 		select {
@@ -221,9 +223,13 @@ func (q *Queue) repairLoop(ctx context.Context) {
 		if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
 			q.log.Error("repairing the order of deliveries failed", "error", err)
 		}
-		timer.Reset(max(q.cfg.PollInterval, repairDuty*time.Since(start)))
+		timer.Reset(max(every, repairDuty*time.Since(start)))
 	}
 }
+
+// repairEvery is how often repair runs while it is cheap (a small backlog:
+// two scans of nearly empty partial indexes).
+const repairEvery = 25 * time.Millisecond
 
 // repairDuty: repair waits at least this many times as long as it ran.
 const repairDuty = 20

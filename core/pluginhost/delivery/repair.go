@@ -22,7 +22,12 @@ import (
 //     delivery after the head's end was recorded, which found nothing to
 //     promote: the session is left with blocked deliveries and no head.
 //
-// repair, run every PollInterval beside the claims, undoes both: it blocks
+// Enqueue makes a delivery behind a running one pending on purpose (the
+// claim's guard holds it until the running one ends); repair may block it
+// meanwhile, which is harmless: by then it is committed, so the end of the
+// running one promotes it.
+//
+// repair, run beside the claims, undoes both: it blocks
 // again every pending delivery of a session that has a running one or a
 // pending one with a lower event id, and promotes the first blocked
 // delivery of each session without a head. Order does not depend on it:
