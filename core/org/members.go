@@ -438,6 +438,9 @@ type Credentials struct {
 	PasswordChangedAt  *time.Time
 	MustChangePassword bool
 	TechGroupID        int64 // 0 unless the member is a technician
+	// DisplayName is what customers and system messages call the member:
+	// the nickname, else the name.
+	DisplayName string
 }
 
 // CredentialsByEmail looks a member up by sign-in e-mail; NotFound if none.
@@ -485,7 +488,11 @@ func (s *Service) credentials(ctx context.Context, m memberRow) (Credentials, er
 		return Credentials{}, err
 	}
 	c := Credentials{MemberID: m.NodeID, Email: m.Email, Role: n.Kind, Enabled: n.Enabled,
-		PasswordHash: m.PasswordHash, PasswordChangedAt: m.PasswordChangedAt, MustChangePassword: m.MustChangePassword}
+		PasswordHash: m.PasswordHash, PasswordChangedAt: m.PasswordChangedAt, MustChangePassword: m.MustChangePassword,
+		DisplayName: n.Name}
+	if m.Nickname != "" {
+		c.DisplayName = m.Nickname
+	}
 	if n.Kind == KindTechnician && n.ParentID != nil {
 		c.TechGroupID = *n.ParentID
 	}

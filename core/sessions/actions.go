@@ -40,6 +40,7 @@ func (s *Service) ActiveCount(ctx context.Context, technicianID int64) (int, err
 type technician struct {
 	ID    int64
 	Group int64
+	Name  string // as customers see it
 	Perms *org.Permissions
 }
 
@@ -55,7 +56,7 @@ func (s *Service) technician(ctx context.Context, actor org.Actor) (technician, 
 	if err != nil {
 		return technician{}, err
 	}
-	return technician{ID: actor.ID, Group: creds.TechGroupID, Perms: perms}, nil
+	return technician{ID: actor.ID, Group: creds.TechGroupID, Name: creds.DisplayName, Perms: perms}, nil
 }
 
 // channels loads the channel assignments once for a whole queue listing
@@ -131,9 +132,7 @@ func (s *Service) acted(ctx context.Context, technicianID int64) {
 }
 
 func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how string) (Session, error) {
-	// Reads through the pool happen before the transaction, so that a
-	// burst of pick-ups cannot hold every connection while waiting for one.
-	name := s.memberName(ctx, t.ID)
+	name := t.Name
 	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.State != session.Waiting && agg.State != session.Transferring {
 			if agg.ReachedActive && agg.State.Live() {
@@ -178,17 +177,6 @@ func (s *Service) checkCapacity(ctx context.Context, db bun.IDB, techID int64) e
 			"You already have %d active sessions, the most your group allows.", n)
 	}
 	return nil
-}
-
-func (s *Service) memberName(ctx context.Context, id int64) string {
-	m, err := s.Org.MemberByID(ctx, id)
-	if err != nil {
-		return "a technician"
-	}
-	if m.Nickname != "" {
-		return m.Nickname
-	}
-	return m.Name
 }
 
 // owned runs fn on a session the technician owns.
@@ -250,8 +238,8 @@ func (s *Service) Transfer(ctx context.Context, actor org.Actor, id int64, req T
 	if err := s.checkTarget(ctx, req); err != nil {
 		return Session{}, err
 	}
-	name := s.memberName(ctx, actor.ID)
 	return s.owned(ctx, actor, id, func(t technician, r *row, agg *session.Session, now time.Time) (change, error) {
+		name := t.Name
 		if !t.Perms.Transfer {
 			return change{}, fault.Forbiddenf("permission_denied", "Your group may not transfer sessions (permission transfer).")
 		}

@@ -118,7 +118,7 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 			return Created{}, err
 		}
 		s.notify(r.ID, v.State)
-		return Created{Session: v, PIN: pin, Invitation: inv.Render(pin, in.Fields.CField[0], s.memberName(ctx, actor.ID), expires)}, nil
+		return Created{Session: v, PIN: pin, Invitation: inv.Render(pin, in.Fields.CField[0], creds.DisplayName, expires)}, nil
 	}
 }
 
