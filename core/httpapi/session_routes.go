@@ -33,6 +33,7 @@ func (a *API) sessionRoutes() {
 	a.signedIn("POST /api/v1/sessions/{id}/transfer", a.transferSession)
 	a.signedIn("GET /api/v1/queue", a.queue)
 	a.public("GET /api/v1/queue/live", a.liveQueue)
+	a.signedIn("GET /api/v1/me/status", a.getStatus)
 	a.signedIn("PUT /api/v1/me/status", a.setStatus)
 	a.signedIn("POST /api/v1/channels/{id}/test", a.testChannel)
 	a.public("POST /api/v1/customer/join", a.customerJoin)
@@ -152,6 +153,20 @@ func (a *API) queue(w http.ResponseWriter, r *http.Request, p *principal) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": q})
+	return nil
+}
+
+// getStatus answers the caller's effective status (SESS-16): the chosen one,
+// or busy and away as the group's thresholds make it.
+func (a *API) getStatus(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if a.Status == nil {
+		return fault.New(fault.Conflict, "presence_unavailable", "Technician presence is not running on this hub.")
+	}
+	st, err := a.Status.Status(r.Context(), p.Actor.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": st})
 	return nil
 }
 

@@ -149,8 +149,14 @@ func TestSessionFlowsOverTheAPI(t *testing.T) {
 		if got := e.compat(http.DefaultClient, "GET", "isAnyTechAvailableOnChannel", url.Values{"authcode": {code}, "ChannelID": {ch}}); got != "FALSE" {
 			t.Fatalf("nobody online yet: %q", got)
 		}
+		if r := e.do("GET", "/api/v1/me/status", tech, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"status":"offline"`) {
+			t.Fatalf("status before choosing one: %d %s", r.Status, r.Body)
+		}
 		if r := e.do("PUT", "/api/v1/me/status", tech, map[string]string{"status": "online"}); r.Status != 204 {
 			t.Fatalf("status: %d %s", r.Status, r.Body)
+		}
+		if r := e.do("GET", "/api/v1/me/status", tech, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"status":"online"`) {
+			t.Fatalf("status after choosing online: %d %s", r.Status, r.Body)
 		}
 		if got := e.compat(http.DefaultClient, "GET", "isAnyTechAvailableOnChannel", url.Values{"authcode": {code}, "ChannelID": {ch}, "ExcludingAwayAndBusy": {"true"}}); got != "TRUE" {
 			t.Fatalf("tina online: %q", got)

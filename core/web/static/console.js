@@ -10,6 +10,10 @@
   let queue = new Map(), queueAt = Date.now(), firstFrame = true;
 
   // Status (SESS-16).
+  // The selector starts at the status the hub has for us, not at Online.
+  api('GET', '/web/api/v1/me/status').then((r) => {
+    if (r && r.status) { $('status-select').value = r.status; }
+  }).catch(() => {});
   $('status-select').addEventListener('change', async (ev) => {
     try {
       await api('PUT', '/web/api/v1/me/status', { status: ev.target.value });
