@@ -267,6 +267,8 @@ func pinSession(t *testing.T, browser context.Context, h *Hub, tina *window) {
 	logHas(bob, "#chat-log", "after reload")
 	customerSays(bob, "still here")
 	logHas(tina, pane+" .chat-log", "still here")
+	// The customer's own line gets its sequence number when the hub echoes it.
+	bob.until("own line numbered", `[...document.querySelectorAll('#chat-log li.chat[data-seq] .body')].some(b => b.textContent === 'still here')`)
 	lines := evalIn[[]string](bob, `[...document.querySelectorAll('#chat-log li.chat[data-seq] .body')].map(b => b.textContent)`)
 	want := []string{"Hi Bob", "before reload", "after reload", "still here"}
 	if strings.Join(lines, "|") != strings.Join(want, "|") {
