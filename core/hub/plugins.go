@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/tetherhq/tether/core/pluginhost"
 	"github.com/tetherhq/tether/core/pluginhost/secrets"
 	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/rules"
+	"github.com/tetherhq/tether/sdk/manifest"
 )
 
 // startPlugins builds the plugin host, makes it the sessions outbox and
@@ -66,13 +66,11 @@ func (p rulePacks) Remove(ctx context.Context, plugin string) error {
 	return p.rules.RemovePack(ctx, plugin)
 }
 
-var semver = regexp.MustCompile(`^v?\d+\.\d+\.\d+$`)
-
 // releaseVersion is the version plugins' min_hub_version is checked
-// against: a development or test build ("dev", "e2e-test", a commit) is
-// "dev", which accepts every plugin.
+// against: a build whose version is not a semantic version (a test build
+// such as "e2e-test") counts as "dev", which accepts every plugin.
 func releaseVersion(v string) string {
-	if semver.MatchString(v) {
+	if manifest.IsVersion(v) {
 		return v
 	}
 	return "dev"

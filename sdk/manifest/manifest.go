@@ -167,3 +167,11 @@ func (m *Manifest) CompatibleWith(hubVersion string) error {
 	}
 	return nil
 }
+
+// IsVersion reports whether v is a semantic version (an optional "v", then
+// MAJOR.MINOR.PATCH with an optional pre-release), the form CompatibleWith
+// compares.
+func IsVersion(v string) bool {
+	_, err := parseSemver(strings.TrimPrefix(v, "v"))
+	return err == nil
+}

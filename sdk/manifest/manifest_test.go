@@ -237,6 +237,11 @@ func TestCompatibleWith(t *testing.T) {
 			t.Errorf("CompatibleWith(%q) = %v, want a hub_too_old *manifest.Error on min_hub_version", hub, err)
 		}
 	}
+	for v, want := range map[string]bool{"1.2.0": true, "v1.2.0-rc.1": true, "v0.0.0-20261125-abcdef": true, "e2e-test": false, "dev": false, "": false} {
+		if got := manifest.IsVersion(v); got != want {
+			t.Errorf("IsVersion(%q) = %v, want %v", v, got, want)
+		}
+	}
 	if err := m.CompatibleWith("banana"); err == nil || !strings.Contains(err.Error(), "banana") {
 		t.Errorf("unparseable hub version: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -227,5 +226,5 @@ func (h *host) Metric(_ context.Context, m sdk.Metric) error {
 	if h.api.Metrics == nil {
 		return errors.New("metrics are not collected on this hub")
 	}
-	return h.api.Metrics.Record(h.plugin, m, time.Now())
+	return h.api.Metrics.Record(h.plugin, m)
 }

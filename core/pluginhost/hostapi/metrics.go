@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,7 +46,7 @@ func NewMetrics() *Metrics {
 }
 
 // Record adds (counter) or sets (gauge) one observation.
-func (m *Metrics) Record(plugin string, obs sdk.Metric, _ time.Time) error {
+func (m *Metrics) Record(plugin string, obs sdk.Metric) error {
 	if !metricName.MatchString(obs.Name) {
 		return fault.Field("name", "must match [a-z_][a-z0-9_]* and be at most 64 characters")
 	}
