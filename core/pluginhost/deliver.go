@@ -75,6 +75,11 @@ func (h *Host) deliver(ctx context.Context, d delivery.Delivery) (sdk.Result, er
 	return proc.HandleEvent(ctx, e)
 }
 
+type configKey struct {
+	plugin string
+	unit   int64
+}
+
 // configEntry caches a plugin's effective settings for one unit.
 type configEntry struct {
 	raw     json.RawMessage
@@ -86,7 +91,7 @@ type configEntry struct {
 // Saves through this host clear the cache at once; the TTL bounds how long
 // a save on another hub node takes to apply here.
 func (h *Host) effective(ctx context.Context, plugin string, unit int64) (json.RawMessage, bool, error) {
-	key := fmt.Sprintf("%s\x00%d", plugin, unit)
+	key := configKey{plugin, unit}
 	if e, ok := h.configs.Load(key); ok && time.Since(e.(configEntry).at) < unitTTL {
 		return e.(configEntry).raw, e.(configEntry).enabled, nil
 	}

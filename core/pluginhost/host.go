@@ -90,9 +90,10 @@ type Host struct {
 	Supervisor *Supervisor
 	API        *hostapi.API
 
-	cfg  Config
-	log  hclog.Logger
-	subs atomic.Pointer[[]manifest.Manifest] // enabled plugins that take events
+	cfg     Config
+	log     hclog.Logger
+	subs    atomic.Pointer[[]manifest.Manifest]          // enabled plugins that take events
+	enabled atomic.Pointer[map[string]manifest.Manifest] // every enabled plugin, by id
 
 	stateGauge *prometheus.GaugeVec
 
@@ -101,7 +102,7 @@ type Host struct {
 	cancelRun context.CancelFunc
 	runDone   chan struct{}
 	units     sync.Map // session id -> unitEntry, a small cache for deliveries
-	configs   sync.Map // "plugin\x00unit" -> configEntry
+	configs   sync.Map // configKey -> configEntry
 }
 
 // New builds the host; Start runs it.
@@ -145,6 +146,8 @@ func New(cfg Config) (*Host, error) {
 	}
 	empty := []manifest.Manifest{}
 	h.subs.Store(&empty)
+	none := map[string]manifest.Manifest{}
+	h.enabled.Store(&none)
 	return h, nil
 }
 
@@ -212,12 +215,17 @@ func (h *Host) refresh(ctx context.Context) error {
 		return err
 	}
 	subs := []manifest.Manifest{}
+	enabled := map[string]manifest.Manifest{}
 	for _, p := range plugins {
+		if p.Enabled {
+			enabled[p.ID] = p.Manifest
+		}
 		if p.Enabled && p.Manifest.HasCapability(sdk.CapEvents) {
 			subs = append(subs, p.Manifest)
 		}
 	}
 	h.subs.Store(&subs)
+	h.enabled.Store(&enabled)
 	return nil
 }
 
@@ -425,8 +433,10 @@ func (h *Host) ResetSettings(ctx context.Context, plugin string, unit int64, inS
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/plugins/")
 	id, _, _ := strings.Cut(rest, "/")
-	m, err := h.Catalogue.Manifest(r.Context(), id)
-	if err != nil || !m.HasCapability(sdk.CapHTTP) {
+	// The enabled plugins are kept in memory: a page request costs no
+	// catalogue read.
+	m, ok := (*h.enabled.Load())[id]
+	if !ok || !m.HasCapability(sdk.CapHTTP) {
 		http.Error(w, fmt.Sprintf("no plugin %q serves pages here", id), http.StatusNotFound)
 		return
 	}
