@@ -157,3 +157,110 @@ func TestRoutingRuleEscalatesThroughTheBinary(t *testing.T) {
 		})
 	}
 }
+
+// queueEntry is session sid in the technician's queue, nil when it is not
+// there, with its place in the list.
+func queueEntry(tech *api, sid string) (map[string]any, int) {
+	tech.t.Helper()
+	for i, s := range tech.must(200, "GET", "/api/v1/queue", nil)["sessions"].([]any) {
+		if id(s.(map[string]any)) == sid {
+			return s.(map[string]any), i
+		}
+	}
+	return nil, -1
+}
+
+// TestRoutingRulePrivateSessionThroughTheBinary: a rule of Amy's technician
+// group sends her private sessions for escalation to Cal, of another group,
+// for 2 s with priority 40, then back to her group. Amy does not see the
+// session (and may not pick it up) while Cal does; the dry run on the real
+// session uses the group's list; after the wait it is back in Amy's queue,
+// ahead of her own private session that no rule matched and that has
+// waited longer.
+func TestRoutingRulePrivateSessionThroughTheBinary(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			h := StartHub(t, Options{Postgres: engine == "postgres"})
+			master, _ := signIn(t, h, DefaultAdminEmail, DefaultAdminPassword)
+			first, _, amy := staff(t, h, master, "amy@example.com")
+			second := master.must(201, "POST", "/api/v1/tech-groups", map[string]any{"name": "Level 2"})
+			calID, cal := routedTech(t, h, master, second, "cal@example.com", []string{"escalations"})
+			for _, tech := range []*api{amy, cal} {
+				tech.must(204, "PUT", "/api/v1/me/status", map[string]string{"status": "online"})
+			}
+			rule := master.must(201, "POST", "/api/v1/groups/"+id(first)+"/routing-rules", map[string]any{
+				"name": "Escalations to level 2", "enabled": true,
+				"when": `session.kind == "private" && session.tracking_id == "ESC"`,
+				"then": map[string]any{"target": map[string]any{"kind": "technicians", "ids": []any{atoi(calID)}},
+					"session_priority": 40,
+					"steps": []any{
+						map[string]any{"filter": `"escalations" in technician.skills`, "wait": "2s"},
+						map[string]any{"target": map[string]any{"kind": "group", "ids": []any{first["id"]}}},
+					}}})
+
+			anon := &api{t: t, h: h}
+			private := func(tracking string) string {
+				t.Helper()
+				c := amy.must(201, "POST", "/api/v1/sessions", map[string]any{"fields": map[string]any{"tracking_id": tracking}})
+				anon.must(201, "POST", "/api/v1/customer/join", map[string]any{"pin": c["pin"]})
+				return id(c["session"].(map[string]any))
+			}
+			own := private("")
+			opened := time.Now()
+			escalated := private("ESC")
+			for !inQueue(cal, escalated) {
+				if time.Since(opened) > 5*time.Second {
+					t.Fatalf("cal does not see the escalated private session %s", escalated)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if e, _ := queueEntry(cal, escalated); e["priority"] != float64(40) || e["kind"] != "private" {
+				t.Fatalf("the escalated session in cal's queue: %v", e)
+			}
+			if inQueue(amy, escalated) {
+				t.Fatal("the creator sees the private session a rule sent to cal")
+			}
+			// Routing (in the background) decides it too: until then a group
+			// with rules shows it to nobody.
+			for !inQueue(amy, own) {
+				if time.Since(opened) > 5*time.Second {
+					t.Fatalf("amy does not see her private session %s that no rule matched", own)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if e, _ := queueEntry(amy, own); e["priority"] != float64(0) {
+				t.Fatalf("amy's private session no rule matched: %v", e)
+			}
+			if code, out := amy.call("POST", "/api/v1/sessions/"+escalated+"/pickup", nil); code != 403 {
+				t.Fatalf("pickup by amy during the first step: %d %v, want 403", code, out)
+			}
+
+			d := master.must(200, "POST", "/api/v1/routing/dry-run", map[string]any{"session_id": atoi(escalated)})
+			s0 := d["steps"].([]any)[0].(map[string]any)
+			if d["matched"] != true || id(map[string]any{"id": d["rule_id"]}) != id(rule) || d["session_priority"] != float64(40) ||
+				!slices.Equal(ids(s0["eligible"]), []string{calID}) {
+				t.Fatalf("dry run of the private session: %v", d)
+			}
+
+			for !inQueue(amy, escalated) {
+				if time.Since(opened) > 10*time.Second {
+					t.Fatal("the second step did not start within 10 s")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if waited := time.Since(opened); waited < 2*time.Second {
+				t.Fatalf("the second step started %s after the session opened, before the first step's 2 s", waited)
+			}
+			if inQueue(cal, escalated) {
+				t.Fatal("cal still sees the session in the second step")
+			}
+			_, ePos := queueEntry(amy, escalated)
+			_, oPos := queueEntry(amy, own)
+			if ePos < 0 || oPos < 0 || ePos > oPos {
+				t.Fatalf("amy's queue lists the escalated session (priority 40) at %d and her own (priority 0, waiting longer) at %d", ePos, oPos)
+			}
+			amy.must(200, "POST", "/api/v1/sessions/"+escalated+"/pickup", nil)
+		})
+	}
+}

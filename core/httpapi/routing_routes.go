@@ -13,10 +13,12 @@ import (
 )
 
 // DryRunInput asks how rules would route a session: a real one (SessionID)
-// or a hand-written one (Session) waiting in ChannelID, against one rule
-// (Rule) or the channel's whole list.
+// or a hand-written one (Session), as a channel session waiting in
+// ChannelID or a private session of technician group GroupID, against one
+// rule (Rule) or the channel's or group's whole list.
 type DryRunInput struct {
 	ChannelID int64          `json:"channel_id"`
+	GroupID   int64          `json:"group_id"`
 	SessionID int64          `json:"session_id"`
 	Session   *DryRunSession `json:"session"`
 	Rule      *routing.Rule  `json:"rule"`
@@ -219,29 +221,39 @@ func (a *API) dryRun(w http.ResponseWriter, r *http.Request, p *principal) error
 			return err
 		}
 	}
-	if in.SessionID != 0 {
+	if in.SessionID != 0 && in.ChannelID == 0 && in.GroupID == 0 {
 		v, err := a.Sessions.Get(r.Context(), in.SessionID)
 		if err != nil {
 			return err
 		}
-		if in.ChannelID == 0 && v.ChannelID != nil {
+		switch {
+		case v.QueueKind == "channel":
+			in.ChannelID = v.QueueID
+		case v.ChannelID != nil:
 			in.ChannelID = *v.ChannelID
-			if v.QueueKind == "channel" {
-				in.ChannelID = v.QueueID
-			}
+		case v.TechGroupID != nil:
+			in.GroupID = *v.TechGroupID
 		}
 	}
-	if in.ChannelID == 0 {
-		return fault.Field("channel_id", "is required for a hand-written session or a private one")
+	if in.ChannelID != 0 && in.GroupID != 0 {
+		return fault.Field("channel_id", "give channel_id or group_id, not both")
 	}
-	l := rules.List{ChannelID: in.ChannelID}
+	if in.ChannelID == 0 && in.GroupID == 0 {
+		return fault.Field("channel_id", "give channel_id (a channel's rules) or group_id (a technician group's rules, for private sessions)")
+	}
+	l := rules.List{ChannelID: in.ChannelID, GroupID: in.GroupID}
 	if err := a.Rules.CheckList(r.Context(), sc, l); err != nil {
 		return err
 	}
 	var cs []routing.CompiledRule
 	if in.Rule != nil {
 		rule := *in.Rule
-		rule.AppliesTo = routing.AppliesTo{ChannelIDs: []int64{in.ChannelID}}
+		rule.AppliesTo = routing.AppliesTo{ChannelIDs: []int64{}, GroupIDs: []int64{}}
+		if in.ChannelID != 0 {
+			rule.AppliesTo.ChannelIDs = []int64{in.ChannelID}
+		} else {
+			rule.AppliesTo.GroupIDs = []int64{in.GroupID}
+		}
 		c, err := routing.CompileRule(rule)
 		if err != nil {
 			var re routing.RuleErrors

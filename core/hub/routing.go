@@ -34,8 +34,8 @@ var _ sessions.Routing = routingRules{}
 
 func (a routingRules) Router() *routing.Router { return a.router }
 
-func (a routingRules) Rules(ctx context.Context, channelID int64) ([]routing.CompiledRule, error) {
-	return a.rules.Compiled(ctx, rules.List{ChannelID: channelID})
+func (a routingRules) Rules(ctx context.Context, l sessions.RuleList) ([]routing.CompiledRule, error) {
+	return a.rules.Compiled(ctx, rules.List{ChannelID: l.ChannelID, GroupID: l.GroupID})
 }
 
 // Technicians are the enabled technicians who are not offline.
@@ -79,20 +79,29 @@ func (a routingRules) Technicians(ctx context.Context) ([]routing.TechnicianEnv,
 
 // Env describes a real waiting session.
 func (a routingRules) Env(ctx context.Context, v sessions.Session, techs []routing.TechnicianEnv) (routing.Env, error) {
+	se, err := a.sessionEnv(ctx, v)
+	if err != nil {
+		return routing.Env{}, err
+	}
+	return a.envFor(ctx, se, 0, techs)
+}
+
+// sessionEnv is a real session as rules see it: a channel session of the
+// channel it waits in, or a private session of its technician group.
+func (a routingRules) sessionEnv(ctx context.Context, v sessions.Session) (routing.SessionEnv, error) {
 	se := routing.SessionEnv{Kind: routing.SessionPrivate, TrackingID: v.Fields.TrackingID, Platform: v.Platform,
 		Language: v.Language, ClientKind: v.ClientKind}
-	unit := int64(0)
 	if v.Kind == session.Channel && v.ChannelID != nil {
-		se.Kind, se.ChannelID, unit = routing.SessionChannel, *v.ChannelID, *v.ChannelID
+		se.Kind, se.ChannelID = routing.SessionChannel, *v.ChannelID
 		if v.QueueKind == sessions.QueueChannel {
-			se.ChannelID, unit = v.QueueID, v.QueueID // transferred: the channel it waits in
+			se.ChannelID = v.QueueID // transferred: the channel it waits in
 		}
 	} else if v.TechGroupID != nil {
-		se.GroupID, unit = *v.TechGroupID, *v.TechGroupID
+		se.GroupID = *v.TechGroupID
 	}
 	names, err := a.fieldNames(ctx)
 	if err != nil {
-		return routing.Env{}, err
+		return routing.SessionEnv{}, err
 	}
 	se.Fields = make(map[string]string, len(names))
 	for i, n := range names {
@@ -107,11 +116,22 @@ func (a routingRules) Env(ctx context.Context, v sessions.Session, techs []routi
 			se.WaitingSeconds = int(a.now().Sub(agg.StateSince).Seconds())
 		}
 	}
-	waiting, err := a.sessions().WaitingIn(ctx, v.QueueKind, v.QueueID)
+	return se, nil
+}
+
+// envFor completes a session's environment for the list that routes it: a
+// channel session by its channel's, a private one by its group's. others
+// counts sessions waiting besides the stored ones (a hand-written one).
+func (a routingRules) envFor(ctx context.Context, se routing.SessionEnv, others int, techs []routing.TechnicianEnv) (routing.Env, error) {
+	l, unit := sessions.RuleList{ChannelID: se.ChannelID}, se.ChannelID
+	if se.Kind == routing.SessionPrivate {
+		l, unit = sessions.RuleList{GroupID: se.GroupID}, se.GroupID
+	}
+	waiting, err := a.sessions().Waiting(ctx, l)
 	if err != nil {
 		return routing.Env{}, err
 	}
-	return a.envAt(ctx, se, unit, waiting, techs)
+	return a.envAt(ctx, se, unit, waiting+others, techs)
 }
 
 func (a routingRules) fieldNames(ctx context.Context) ([sessions.FieldCount]string, error) {
@@ -201,56 +221,70 @@ func (h *Hub) technicianStatusChanged() {
 	}()
 }
 
-// DryRun explains how rules route a real or hand-written session waiting in
-// a channel, against the technicians signed in now. Failures are shown, not
-// counted.
+// DryRun explains how rules route a real or hand-written session waiting
+// to be routed by the list in (a channel's, or a technician group's for a
+// private session), against the technicians signed in now. Failures are
+// shown, not counted.
 func (a routingRules) DryRun(ctx context.Context, in httpapi.DryRunInput, cs []routing.CompiledRule) (routing.Decision, error) {
 	techs, err := a.Technicians(ctx)
 	if err != nil {
 		return routing.Decision{}, err
 	}
-	var env routing.Env
+	var se routing.SessionEnv
+	others := 0
 	if in.SessionID != 0 {
 		v, err := a.sessions().Get(ctx, in.SessionID)
 		if err != nil {
 			return routing.Decision{}, err
 		}
-		if env, err = a.Env(ctx, v, techs); err != nil {
+		if se, err = a.sessionEnv(ctx, v); err != nil {
 			return routing.Decision{}, err
 		}
-		env.Session.Kind, env.Session.ChannelID, env.Session.GroupID = routing.SessionChannel, in.ChannelID, 0
 	} else {
-		h := in.Session
-		se := routing.SessionEnv{Kind: routing.SessionChannel, ChannelID: in.ChannelID, Fields: map[string]string{},
-			TrackingID: h.TrackingID, Platform: h.Platform, Language: h.Language, ClientKind: h.ClientKind,
-			CallingCard: h.CallingCard, WaitingSeconds: h.WaitingSeconds, TransferCount: h.TransferCount}
-		var cf [sessions.FieldCount]string
-		copy(cf[:], h.CFields)
-		names, err := a.fieldNames(ctx)
-		if err != nil {
+		if se, err = a.handWritten(ctx, in.Session); err != nil {
 			return routing.Decision{}, err
 		}
-		for i, n := range names {
-			if v, ok := h.Fields[n]; ok && n != "" && cf[i] == "" {
-				cf[i] = v
-			}
-		}
-		se.SetCFields(cf)
-		for k, v := range h.Fields {
-			se.Fields[k] = v
-		}
-		for i, n := range names {
-			if n != "" {
-				se.Fields[n] = cf[i]
-			}
-		}
-		waiting, err := a.sessions().WaitingIn(ctx, sessions.QueueChannel, in.ChannelID)
-		if err != nil {
-			return routing.Decision{}, err
-		}
-		if env, err = a.envAt(ctx, se, in.ChannelID, waiting+1, techs); err != nil {
-			return routing.Decision{}, err
-		}
+		others = 1
+	}
+	// The list decides what kind of session it routes.
+	if in.GroupID != 0 {
+		se.Kind, se.ChannelID, se.GroupID = routing.SessionPrivate, 0, in.GroupID
+	} else {
+		se.Kind, se.ChannelID, se.GroupID = routing.SessionChannel, in.ChannelID, 0
+	}
+	se.ChannelName = ""
+	env, err := a.envFor(ctx, se, others, techs)
+	if err != nil {
+		return routing.Decision{}, err
 	}
 	return a.router.Explain(cs, env, techs), nil
+}
+
+// handWritten is a dry run's hand-written session, its custom fields given
+// by name, by index or both.
+func (a routingRules) handWritten(ctx context.Context, h *httpapi.DryRunSession) (routing.SessionEnv, error) {
+	se := routing.SessionEnv{Fields: map[string]string{},
+		TrackingID: h.TrackingID, Platform: h.Platform, Language: h.Language, ClientKind: h.ClientKind,
+		CallingCard: h.CallingCard, WaitingSeconds: h.WaitingSeconds, TransferCount: h.TransferCount}
+	var cf [sessions.FieldCount]string
+	copy(cf[:], h.CFields)
+	names, err := a.fieldNames(ctx)
+	if err != nil {
+		return routing.SessionEnv{}, err
+	}
+	for i, n := range names {
+		if v, ok := h.Fields[n]; ok && n != "" && cf[i] == "" {
+			cf[i] = v
+		}
+	}
+	se.SetCFields(cf)
+	for k, v := range h.Fields {
+		se.Fields[k] = v
+	}
+	for i, n := range names {
+		if n != "" {
+			se.Fields[n] = cf[i]
+		}
+	}
+	return se, nil
 }

@@ -93,7 +93,7 @@ func (c *channels) get(ctx context.Context, id int64) (org.Channel, error) {
 func (s *Service) eligible(ctx context.Context, chans *channels, t technician, r *row) (bool, error) {
 	switch r.QueueKind {
 	case QueueTechnician:
-		return r.QueueID == t.ID, nil
+		return s.technicianQueueEligible(ctx, chans, t, r)
 	case QueueGroup:
 		return r.QueueID == t.Group, nil
 	case QueueChannel:

@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -161,11 +162,13 @@ func (s *Service) mailOnce(ctx context.Context, v Session, techs []int64) {
 }
 
 // DispatchWaiting re-dispatches every waiting session, e.g. when a
-// technician comes online.
+// technician comes online, in pick order: auto-start gives a technician who
+// becomes free the highest-priority session first, then the one waiting
+// longest.
 func (s *Service) DispatchWaiting(ctx context.Context) error {
-	var ids []int64
-	if err := s.DB.NewSelect().Model((*row)(nil)).Column("id").Where("state = ?", session.Waiting).OrderExpr("id").Scan(ctx, &ids); err != nil {
-		return fmt.Errorf("list waiting sessions: %w", err)
+	ids, err := s.waitingInPickOrder(ctx)
+	if err != nil {
+		return err
 	}
 	for _, id := range ids {
 		if err := s.Dispatch(ctx, id); err != nil {
@@ -173,4 +176,42 @@ func (s *Service) DispatchWaiting(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitingInPickOrder lists the waiting sessions in pickOrder.
+func (s *Service) waitingInPickOrder(ctx context.Context) ([]int64, error) {
+	var rows []row
+	if err := s.DB.NewSelect().Model(&rows).Column("id", "state", "queue_kind", "queue_id", "aggregate").
+		Where("state = ?", session.Waiting).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list waiting sessions: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	var routes map[int64]routeRow
+	if s.Routing != nil {
+		var err error
+		if routes, err = s.waitingRoutes(ctx); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]waitingKey, 0, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		agg, err := r.aggregate()
+		if err != nil {
+			return nil, err
+		}
+		k := waitingKey{since: agg.StateSince, id: r.ID}
+		if rt, ok := routes[r.ID]; ok {
+			k.priority = rt.priority(r)
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, pickOrder)
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		ids[i] = k.id
+	}
+	return ids, nil
 }

@@ -1,9 +1,11 @@
 package sessions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -24,6 +26,55 @@ type QueueEntry struct {
 	TransferredBy *int64  `json:"transferred_by,omitempty"` // 0 = System
 	Comment       string  `json:"transfer_comment,omitempty"`
 	WaitingFor    float64 `json:"waiting_seconds"`
+	// Priority is the session priority a routing rule gave the session in
+	// the queue it waits in (0 to 100, higher is picked up first; 0 when no
+	// rule gave one).
+	Priority int `json:"priority"`
+}
+
+// waitingKey is what orders waiting sessions.
+type waitingKey struct {
+	priority int
+	since    time.Time // when it started waiting in its queue
+	id       int64
+}
+
+// pickOrder is the order in which waiting sessions are offered, as in
+// Twilio TaskRouter: higher priority first, then the one waiting longest,
+// then the older one.
+func pickOrder(a, b waitingKey) int {
+	if c := cmp.Compare(b.priority, a.priority); c != 0 {
+		return c
+	}
+	if c := a.since.Compare(b.since); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// pickable says the technician could pick the entry up: it waits in their
+// queue (not one it was transferred out of).
+func (e *QueueEntry) pickable() bool {
+	return (e.State == session.Waiting || e.State == session.Transferring) && e.Direction != "outgoing"
+}
+
+// sortQueue puts the sessions the technician could pick up first, in pick
+// order, and the others (pending codes, sessions at work, outgoing
+// transfers) after them by ID.
+func sortQueue(q []QueueEntry) {
+	slices.SortStableFunc(q, func(a, b QueueEntry) int {
+		pa, pb := a.pickable(), b.pickable()
+		switch {
+		case pa && pb:
+			return pickOrder(waitingKey{a.Priority, a.Aggregate.StateSince, a.ID}, waitingKey{b.Priority, b.Aggregate.StateSince, b.ID})
+		case pa != pb:
+			if pa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 }
 
 // liveStates are the states a queue shows.
@@ -32,7 +83,8 @@ var liveStates = []session.State{session.Pending, session.Connecting, session.Wa
 
 // Queue is the technician's view (SESS-9, SESS-16, CH-2): waiting channel
 // sessions of their groups' channels minus exclusions, their private and
-// transferred-in sessions, and the sessions they work on.
+// transferred-in sessions, and the sessions they work on. The sessions they
+// could pick up come first, highest priority first, then longest waiting.
 func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, error) {
 	t, err := s.technician(ctx, actor)
 	if err != nil {
@@ -76,6 +128,11 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 		if v.Aggregate.State == session.Waiting || v.Aggregate.State == session.Transferring {
 			e.WaitingFor = now.Sub(v.Aggregate.StateSince).Seconds()
 		}
+		rt, _, err := s.currentRoute(ctx, chans, r)
+		if err != nil {
+			return nil, err
+		}
+		e.Priority = rt.priority(r)
 		if tr := v.Aggregate.LastTransfer; tr != nil && r.QueueKind != "" {
 			from := tr.From
 			e.Direction, e.TransferredBy, e.Comment = "incoming", &from, tr.Comment
@@ -85,6 +142,7 @@ func (s *Service) Queue(ctx context.Context, actor org.Actor) ([]QueueEntry, err
 		}
 		out = append(out, e)
 	}
+	sortQueue(out)
 	return out, nil
 }
 
@@ -141,14 +199,11 @@ func (s *Service) CustomerStatus(ctx context.Context, secret string, estimate Es
 	if v.State != session.Waiting && v.State != session.Transferring {
 		return st, nil
 	}
-	ahead, err := s.DB.NewSelect().Model((*row)(nil)).
-		Where("queue_kind = ? AND queue_id = ? AND state IN (?) AND id <> ?", v.QueueKind, v.QueueID,
-			bun.In([]session.State{session.Waiting, session.Transferring}), v.ID).
-		Where("created_at < ?", v.CreatedAt).Count(ctx)
+	pos, err := s.position(ctx, v)
 	if err != nil {
-		return Status{}, fmt.Errorf("queue position: %w", err)
+		return Status{}, err
 	}
-	st.Position = int(ahead) + 1
+	st.Position = pos
 	if estimate != nil {
 		rts, err := s.recentResponseTimes(ctx, v)
 		if err != nil {
@@ -157,6 +212,34 @@ func (s *Service) CustomerStatus(ctx context.Context, secret string, estimate Es
 		st.EstimatedWait = estimate(rts, st.Position).Seconds()
 	}
 	return st, nil
+}
+
+// position is a queued session's place in its queue (1 = next): one more
+// than the sessions of the queue with a higher priority, or the same
+// priority and an earlier arrival. Ties go by arrival (created_at), not by
+// the time waited in this queue as in the technician's listing: the two
+// differ only for sessions transferred in, and counting in SQL keeps a
+// customer's poll one query however long the queue.
+func (s *Service) position(ctx context.Context, v Session) (int, error) {
+	mine := 0
+	if v.State == session.Waiting && s.Routing != nil {
+		rt, err := s.routeOf(ctx, s.DB, v.ID)
+		if err != nil {
+			return 0, err
+		}
+		mine = rt.priority(&row{State: string(v.State), QueueKind: v.QueueKind, QueueID: v.QueueID})
+	}
+	var ahead int
+	err := s.DB.NewSelect().TableExpr("sessions AS s").ColumnExpr("count(*)").
+		Join("LEFT JOIN session_routing AS sr ON sr.session_id = s.id AND sr.queue_kind = s.queue_kind AND sr.queue_id = s.queue_id AND s.state = ?", session.Waiting).
+		Where("s.queue_kind = ? AND s.queue_id = ? AND s.state IN (?) AND s.id <> ?", v.QueueKind, v.QueueID,
+			bun.In([]session.State{session.Waiting, session.Transferring}), v.ID).
+		Where("COALESCE(sr.priority, 0) > ? OR (COALESCE(sr.priority, 0) = ? AND s.created_at < ?)", mine, mine, v.CreatedAt).
+		Scan(ctx, &ahead)
+	if err != nil {
+		return 0, fmt.Errorf("queue position: %w", err)
+	}
+	return ahead + 1, nil
 }
 
 // recentResponseTimes are the response times of the last 20 sessions picked

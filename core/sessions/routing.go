@@ -14,23 +14,57 @@ import (
 	"github.com/tetherhq/tether/core/session"
 )
 
-// Routing rules (issue 5) narrow who is offered a waiting channel session:
-// when it starts waiting in a channel (also after a transfer), the first
-// matching rule of the channel decides, and each escalation step offers it
-// to the step's eligible technicians only, until the step's wait is over
-// (a durable TimerRouting timer). After the last step, or with no matching
-// rule, the channel's plain assignment (CH-2) applies as without rules.
+// Routing rules (issue 5) narrow who is offered a waiting session: when a
+// channel session starts waiting in a channel (also after a transfer), the
+// first matching rule of the channel decides; when a private session starts
+// waiting for its creator, the first matching rule of its technician group
+// does. Each escalation step offers it to the step's eligible technicians
+// only, until the step's wait is over (a durable TimerRouting timer). After
+// the last step, or with no matching rule, the plain assignment applies as
+// without rules: the channel's (CH-2), or the creator's private queue. The
+// matched rule's session priority orders the session in the queues it
+// waits in (queueview.go's pickOrder) for as long as it waits there.
 
 // TimerRouting moves a routed session to its rule's next escalation step.
 const TimerRouting = "routing_step"
 
+// RuleList names the rule list that routes a waiting session: a channel's
+// (sessions waiting in the channel) or a technician group's (private
+// sessions of the group waiting for their creator). Exactly one is set.
+type RuleList struct {
+	ChannelID int64
+	GroupID   int64
+}
+
+// ruleList is the list that routes a session waiting in queue (queueKind,
+// queueID); ok is false for the queues rules never route (a group, or a
+// technician a session was transferred to).
+func ruleList(kind session.Kind, queueKind string, queueID int64, group, creator *int64) (l RuleList, ok bool) {
+	switch {
+	case queueKind == QueueChannel:
+		return RuleList{ChannelID: queueID}, true
+	case kind == session.Private && queueKind == QueueTechnician && group != nil && creator != nil && *creator == queueID:
+		return RuleList{GroupID: *group}, true
+	}
+	return RuleList{}, false
+}
+
+func (r *row) ruleList() (RuleList, bool) {
+	return ruleList(session.Kind(r.Kind), r.QueueKind, r.QueueID, r.TechGroupID, r.CreatorID)
+}
+
+func (v Session) ruleList() (RuleList, bool) {
+	return ruleList(v.Kind, v.QueueKind, v.QueueID, v.TechGroupID, v.CreatorID)
+}
+
 // Routing gives dispatching the routing rules and their environment
 // (core/hub adapts core/rules, settings, the organisation and presence).
 type Routing interface {
-	// Rules returns a channel's compiled rules in evaluation order.
-	Rules(ctx context.Context, channelID int64) ([]routing.CompiledRule, error)
-	// Env describes the waiting session, the clock in its channel's time
-	// zone and the queue; technicians are the candidates (for queue facts).
+	// Rules returns a list's compiled rules in evaluation order.
+	Rules(ctx context.Context, l RuleList) ([]routing.CompiledRule, error)
+	// Env describes the waiting session, the clock in its channel's (or, for
+	// a private session, its group's) time zone and the queue; technicians
+	// are the candidates (for queue facts).
 	Env(ctx context.Context, v Session, technicians []routing.TechnicianEnv) (routing.Env, error)
 	// Technicians are the technicians who are signed in (not offline),
 	// with their routing attributes.
@@ -67,6 +101,23 @@ func (r *routeRow) holds(kind string, id int64) bool {
 	return r != nil && r.Step >= 0 && r.QueueKind == kind && r.QueueID == id
 }
 
+// appliesTo says the route was made for session q as it waits now. Rules
+// route waiting sessions only, so a route never applies to a session that
+// is being transferred, even back into the queue it was routed in.
+func (r *routeRow) appliesTo(q *row) bool {
+	return r != nil && q.State == string(session.Waiting) && r.QueueKind == q.QueueKind && r.QueueID == q.QueueID
+}
+
+// priority is the session priority the route gives q: its rule's while q
+// waits in the queue it was routed in (also once the rule's chain is over),
+// 0 otherwise.
+func (r *routeRow) priority(q *row) int {
+	if !r.appliesTo(q) {
+		return 0
+	}
+	return r.Priority
+}
+
 func (s *Service) routeOf(ctx context.Context, db bun.IDB, id int64) (*routeRow, error) {
 	var r routeRow
 	err := db.NewSelect().Model(&r).Where("session_id = ?", id).Scan(ctx)
@@ -89,42 +140,70 @@ func (s *Service) RouteOf(ctx context.Context, id int64) (Route, bool, error) {
 	return Route{RuleID: r.RuleID, RuleName: r.RuleName, Step: r.Step, Eligible: r.Eligible, Priority: r.Priority}, true, nil
 }
 
-// routedEligible decides whether technician t sees a session waiting in a
-// channel when rules hold it: only the current step's eligible technicians
-// do, and nobody does while a channel with rules has not routed it yet
-// (dispatching routes it right after it starts waiting). decided is false
-// when the channel's plain assignment applies.
+// routedEligible decides whether technician t sees a waiting session when
+// rules hold it: only the current step's eligible technicians do, and
+// nobody does while a list with rules has not routed it yet (dispatching
+// routes it right after it starts waiting). decided is false when the plain
+// assignment applies (the channel's, or the creator's private queue).
 func (s *Service) routedEligible(ctx context.Context, chans *channels, t technician, r *row) (ok, decided bool, err error) {
-	rt, err := s.routeFor(ctx, chans, r.ID)
-	if err != nil {
+	rt, hasRules, err := s.currentRoute(ctx, chans, r)
+	switch {
+	case err != nil:
 		return false, true, err
-	}
-	if rt != nil && rt.QueueKind == r.QueueKind && rt.QueueID == r.QueueID {
-		if rt.Step < 0 {
-			return false, false, nil
-		}
-		return slices.Contains(rt.Eligible, t.ID), true, nil
-	}
-	if r.State != string(session.Waiting) {
+	case !hasRules:
 		return false, false, nil
+	case rt == nil:
+		return false, true, nil // not routed yet
+	case rt.Step < 0:
+		return false, false, nil // the rule's chain is over
 	}
-	rules, err := s.Routing.Rules(ctx, r.QueueID)
-	if err != nil || len(rules) == 0 {
-		return false, err != nil, err
-	}
-	return false, true, nil
+	return slices.Contains(rt.Eligible, t.ID), true, nil
 }
 
-// route evaluates the channel's rules for a waiting channel session and
-// returns the technicians to offer it to (techs when no rule holds it).
-// A failure of the rules never loses the session: it is logged and the
-// channel's plain assignment applies.
+// currentRoute is the route that applies to a waiting session r, nil when
+// it has none (yet). hasRules is false when r's list has no rules (any
+// more): then no route applies and nothing is read from the database, so a
+// site without rules pays nothing for them.
+func (s *Service) currentRoute(ctx context.Context, chans *channels, r *row) (rt *routeRow, hasRules bool, err error) {
+	l, ok := r.ruleList()
+	if !ok || r.State != string(session.Waiting) || s.Routing == nil {
+		return nil, false, nil
+	}
+	rules, err := s.Routing.Rules(ctx, l)
+	if err != nil || len(rules) == 0 {
+		return nil, false, err
+	}
+	if rt, err = s.routeFor(ctx, chans, r.ID); err != nil {
+		return nil, true, err
+	}
+	if !rt.appliesTo(r) {
+		rt = nil
+	}
+	return rt, true, nil
+}
+
+// technicianQueueEligible decides whether technician t sees a session
+// waiting in a technician's queue: that technician does, unless the rules
+// of a private session's group hold it.
+func (s *Service) technicianQueueEligible(ctx context.Context, chans *channels, t technician, r *row) (bool, error) {
+	if s.Routing != nil {
+		if ok, decided, err := s.routedEligible(ctx, chans, t, r); err != nil || decided {
+			return ok, err
+		}
+	}
+	return r.QueueID == t.ID, nil
+}
+
+// route evaluates the rules of a waiting session's list and returns the
+// technicians to offer it to (techs when no rule holds it). A failure of
+// the rules never loses the session: it is logged and the plain assignment
+// applies.
 func (s *Service) route(ctx context.Context, v Session, techs []int64) []int64 {
 	ids, err := s.routeStep(ctx, v, techs)
 	if err != nil {
 		s.logger().Warn("routing rules", "session", v.ID, "error", err)
-		// The channel's plain assignment applies; record it so that the
-		// queue does not wait for a route that is not coming.
+		// The plain assignment applies; record it so that the queue does
+		// not wait for a route that is not coming.
 		plain := routeRow{SessionID: v.ID, QueueKind: v.QueueKind, QueueID: v.QueueID, Step: -1, StepSince: s.now(), Eligible: []int64{}}
 		if err := s.saveRoute(ctx, nil, plain); err != nil {
 			s.logger().Error("routing rules: record the plain assignment", "session", v.ID, "error", err)
@@ -135,10 +214,14 @@ func (s *Service) route(ctx context.Context, v Session, techs []int64) []int64 {
 }
 
 func (s *Service) routeStep(ctx context.Context, v Session, techs []int64) ([]int64, error) {
-	if s.Routing == nil || v.QueueKind != QueueChannel || v.State != session.Waiting {
+	if s.Routing == nil || v.State != session.Waiting {
 		return techs, nil
 	}
-	rules, err := s.Routing.Rules(ctx, v.QueueID)
+	l, ok := v.ruleList()
+	if !ok {
+		return techs, nil
+	}
+	rules, err := s.Routing.Rules(ctx, l)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +273,7 @@ func (s *Service) routeStep(ctx context.Context, v Session, techs []int64) ([]in
 	if rule != nil && next.Step >= 0 {
 		ids, err := router.Eligible(rule, next.Step, env, cands)
 		if err != nil {
-			next.Step = -1 // a later step's filter failed: the channel's settings apply
+			next.Step = -1 // a later step's filter failed: the plain assignment applies
 		} else {
 			next.Eligible = ids
 		}
@@ -260,8 +343,8 @@ func (s *Service) armRouting(ctx context.Context, v Session, rule *routing.Compi
 		if err := s.Timers.Cancel(ctx, s.DB, v.ID, TimerRouting); err != nil {
 			return err
 		}
-		if r.RuleID == 0 {
-			return nil
+		if r.RuleID == 0 || v.QueueKind != QueueChannel {
+			return nil // private queues have no auto-transfer
 		}
 		// The rule held the channel's auto-transfer back; it may act now.
 		after, _, ok, err := s.Policy.AutoTransfer(ctx, v.QueueID)
@@ -288,11 +371,15 @@ func later(a, b time.Time) time.Time {
 // routingHolds says a rule's escalation step with a wait holds the session,
 // so the channel's auto-transfer waits until the chain is over.
 func (s *Service) routingHolds(ctx context.Context, db bun.IDB, r *row) (bool, error) {
+	l, ok := r.ruleList()
+	if !ok || s.Routing == nil {
+		return false, nil
+	}
 	rt, err := s.routeOf(ctx, db, r.ID)
-	if err != nil || !rt.holds(r.QueueKind, r.QueueID) || s.Routing == nil {
+	if err != nil || !rt.holds(r.QueueKind, r.QueueID) {
 		return false, err
 	}
-	rules, err := s.Routing.Rules(ctx, r.QueueID)
+	rules, err := s.Routing.Rules(ctx, l)
 	if err != nil {
 		return false, err
 	}
@@ -307,14 +394,11 @@ func (s *Service) routingHolds(ctx context.Context, db bun.IDB, r *row) (bool, e
 // routeFor is the route of a session, from routes loaded once per request.
 func (s *Service) routeFor(ctx context.Context, chans *channels, id int64) (*routeRow, error) {
 	if chans.routes == nil {
-		var rows []routeRow
-		if err := s.DB.NewSelect().Model(&rows).Scan(ctx); err != nil {
-			return nil, fmt.Errorf("load routes: %w", err)
+		routes, err := s.waitingRoutes(ctx)
+		if err != nil {
+			return nil, err
 		}
-		chans.routes = make(map[int64]routeRow, len(rows))
-		for _, r := range rows {
-			chans.routes[r.SessionID] = r
-		}
+		chans.routes = routes
 	}
 	if r, ok := chans.routes[id]; ok {
 		return &r, nil
@@ -322,27 +406,49 @@ func (s *Service) routeFor(ctx context.Context, chans *channels, id int64) (*rou
 	return nil, nil
 }
 
-// WaitingIn counts the sessions waiting in a queue (routing's queue.waiting).
-func (s *Service) WaitingIn(ctx context.Context, kind string, id int64) (int, error) {
-	n, err := s.DB.NewSelect().Model((*row)(nil)).
-		Where("queue_kind = ? AND queue_id = ? AND state = ?", kind, id, session.Waiting).Count(ctx)
+// waitingRoutes are the routes of the waiting sessions, the only ones a
+// route applies to.
+func (s *Service) waitingRoutes(ctx context.Context) (map[int64]routeRow, error) {
+	var rows []routeRow
+	if err := s.DB.NewSelect().Model(&rows).
+		Where("session_id IN (SELECT id FROM sessions WHERE state = ?)", session.Waiting).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("load routes: %w", err)
+	}
+	out := make(map[int64]routeRow, len(rows))
+	for _, r := range rows {
+		out[r.SessionID] = r
+	}
+	return out, nil
+}
+
+// Waiting counts the sessions waiting to be routed by a list (routing's
+// queue.waiting): those waiting in the channel, or the private sessions of
+// the group waiting for their creators.
+func (s *Service) Waiting(ctx context.Context, l RuleList) (int, error) {
+	q := s.DB.NewSelect().Model((*row)(nil)).Where("state = ?", session.Waiting)
+	if l.ChannelID != 0 {
+		q = q.Where("queue_kind = ? AND queue_id = ?", QueueChannel, l.ChannelID)
+	} else {
+		q = q.Where("kind = ? AND queue_kind = ? AND tech_group_id = ?", session.Private, QueueTechnician, l.GroupID)
+	}
+	n, err := q.Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count waiting sessions: %w", err)
 	}
 	return int(n), nil
 }
 
-// RerouteWaiting re-evaluates the rules of every waiting channel session,
-// e.g. when a technician's status changes: who passes a step's filter may
-// have changed. Unlike DispatchWaiting it neither auto-starts nor applies
-// working hours, so without rules it changes nothing.
+// RerouteWaiting re-evaluates the rules of every waiting session rules may
+// route, e.g. when a technician's status changes: who passes a step's
+// filter may have changed. Unlike DispatchWaiting it neither auto-starts
+// nor applies working hours, so without rules it changes nothing.
 func (s *Service) RerouteWaiting(ctx context.Context) error {
 	if s.Routing == nil {
 		return nil
 	}
 	var ids []int64
 	if err := s.DB.NewSelect().Model((*row)(nil)).Column("id").
-		Where("state = ? AND queue_kind = ?", session.Waiting, QueueChannel).OrderExpr("id").Scan(ctx, &ids); err != nil {
+		Where("state = ? AND (queue_kind = ? OR kind = ?)", session.Waiting, QueueChannel, session.Private).OrderExpr("id").Scan(ctx, &ids); err != nil {
 		return fmt.Errorf("list waiting sessions: %w", err)
 	}
 	for _, id := range ids {
