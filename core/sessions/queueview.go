@@ -221,20 +221,18 @@ func (s *Service) CustomerStatus(ctx context.Context, secret string, estimate Es
 // differ only for sessions transferred in, and counting in SQL keeps a
 // customer's poll one query however long the queue.
 func (s *Service) position(ctx context.Context, v Session) (int, error) {
-	mine := 0
-	if v.State == session.Waiting && s.Routing != nil {
-		rt, err := s.routeOf(ctx, s.DB, v.ID)
-		if err != nil {
-			return 0, err
-		}
-		mine = rt.priority(&row{State: string(v.State), QueueKind: v.QueueKind, QueueID: v.QueueID})
+	// The session's own priority, read in the same statement.
+	var mine any = 0
+	if v.State == session.Waiting {
+		mine = s.DB.NewSelect().Model((*routeRow)(nil)).ColumnExpr("COALESCE(MAX(priority), 0)").
+			Where("session_id = ? AND queue_kind = ? AND queue_id = ?", v.ID, v.QueueKind, v.QueueID)
 	}
 	var ahead int
 	err := s.DB.NewSelect().TableExpr("sessions AS s").ColumnExpr("count(*)").
 		Join("LEFT JOIN session_routing AS sr ON sr.session_id = s.id AND sr.queue_kind = s.queue_kind AND sr.queue_id = s.queue_id AND s.state = ?", session.Waiting).
 		Where("s.queue_kind = ? AND s.queue_id = ? AND s.state IN (?) AND s.id <> ?", v.QueueKind, v.QueueID,
 			bun.In([]session.State{session.Waiting, session.Transferring}), v.ID).
-		Where("COALESCE(sr.priority, 0) > ? OR (COALESCE(sr.priority, 0) = ? AND s.created_at < ?)", mine, mine, v.CreatedAt).
+		Where("COALESCE(sr.priority, 0) > (?) OR (COALESCE(sr.priority, 0) = (?) AND s.created_at < ?)", mine, mine, v.CreatedAt).
 		Scan(ctx, &ahead)
 	if err != nil {
 		return 0, fmt.Errorf("queue position: %w", err)
