@@ -85,6 +85,11 @@ type Hub struct {
 	ctx      context.Context
 }
 
+// SettingsCacheTTL is how long the hub trusts a settings value it resolved
+// (core/settings cache.go): changes made through this hub apply at once,
+// changes made through another hub node within this time.
+const SettingsCacheTTL = 2 * time.Second
+
 // New bootstraps the organisation if the database is empty and returns the hub.
 // The database must already be migrated.
 func New(ctx context.Context, cfg Config) (*Hub, error) {
@@ -99,7 +104,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.Settings = &settings.Service{DB: cfg.DB, Tree: settingsTree{h.Org}, Registry: reg, Now: cfg.Now}
+	h.Settings = &settings.Service{DB: cfg.DB, Tree: settingsTree{h.Org}, Registry: reg, Now: cfg.Now, CacheTTL: SettingsCacheTTL}
+	h.Org.Changed = h.Settings.Invalidate
 	hasher := auth.Hasher{Params: auth.DefaultParams()}
 	if cfg.Hasher != nil {
 		hasher = *cfg.Hasher
@@ -186,7 +192,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 
 // SessionChanged hears committed session changes and passes them on.
 func (h *Hub) SessionChanged(id int64, st session.State) {
-	h.Timers.Wake()
+	h.Timers.WakeIfSoon()
 	if h.Plugins != nil {
 		h.Plugins.Wake()
 	}

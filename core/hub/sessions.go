@@ -132,8 +132,8 @@ func (p presence) Status(ctx context.Context, technicianID int64) (string, error
 	return string(queue.Effective(row, active, cfg, p.now())), nil
 }
 
-func (p presence) MaxActive(ctx context.Context, technicianID int64) (int, error) {
-	cfg, err := p.config(ctx, technicianID)
+func (p presence) MaxActive(ctx context.Context, groupID int64) (int, error) {
+	cfg, err := settings.Get[queue.PresenceSettings](ctx, p.settings, groupID, queue.PresenceSection)
 	return cfg.MaxActiveSessions, err
 }
 

@@ -27,7 +27,7 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (created boo
 	}{normaliseEmail(in.AdminEmail)}); err != nil {
 		return false, err
 	}
-	err = s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := tx.NewSelect().Table("nodes").Where("kind = ?", KindOrg).Count(ctx)
 		if err != nil {
 			return fmt.Errorf("look for organisation: %w", err)

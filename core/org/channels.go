@@ -112,7 +112,7 @@ func (s *Service) UpdateChannel(ctx context.Context, sc *Scope, id int64, p Chan
 	if err := fault.Validate(p); err != nil {
 		return Channel{}, err
 	}
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := nodeOfKind(ctx, tx, id, "channel", KindChannel)
 		if err != nil {
 			return err
@@ -141,7 +141,7 @@ func (s *Service) AssignChannel(ctx context.Context, sc *Scope, channelID, group
 	if err := sc.requireAdmin(); err != nil {
 		return Channel{}, err
 	}
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := nodeOfKind(ctx, tx, channelID, "channel", KindChannel); err != nil {
 			return err
 		}
@@ -173,7 +173,7 @@ func (s *Service) UnassignChannel(ctx context.Context, sc *Scope, channelID, gro
 	if err := sc.requireAdmin(); err != nil {
 		return err
 	}
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := nodeOfKind(ctx, tx, channelID, "channel", KindChannel); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *Service) SetExclusion(ctx context.Context, sc *Scope, channelID, techni
 	if err := sc.requireAdmin(); err != nil {
 		return Channel{}, err
 	}
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := nodeOfKind(ctx, tx, channelID, "channel", KindChannel); err != nil {
 			return err
 		}

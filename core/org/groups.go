@@ -57,7 +57,7 @@ func (s *Service) createGroup(ctx context.Context, sc *Scope, in GroupInput, kin
 		return Unit{}, err
 	}
 	var out nodeRow
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		parent, err := s.groupParent(ctx, tx, sc, in.ParentID, kind)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (s *Service) UpdateGroup(ctx context.Context, sc *Scope, id int64, p GroupP
 		return Unit{}, err
 	}
 	var out nodeRow
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := nodeOfKind(ctx, tx, id, "group", KindTechGroup, KindAdminGroup)
 		if err != nil {
 			return err
@@ -177,7 +177,7 @@ func (s *Service) DeleteGroup(ctx context.Context, sc *Scope, id int64) error {
 	if err := sc.requireAdmin(); err != nil {
 		return err
 	}
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := nodeOfKind(ctx, tx, id, "group", KindTechGroup, KindAdminGroup)
 		if err != nil {
 			return err

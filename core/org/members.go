@@ -74,7 +74,7 @@ func (s *Service) CreateMember(ctx context.Context, sc *Scope, in MemberInput, p
 		}
 	}
 	var id int64
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		parent, err := s.memberParent(ctx, tx, sc, in.Role, in.GroupID)
 		if err != nil {
 			return err
@@ -273,7 +273,7 @@ func (s *Service) UpdateMember(ctx context.Context, sc *Scope, id int64, p Membe
 	if err := fault.Validate(p); err != nil {
 		return Member{}, err
 	}
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := nodeOfKind(ctx, tx, id, "member", KindMaster, KindAdmin, KindTechnician)
 		if err != nil {
 			return err
@@ -377,7 +377,7 @@ func (s *Service) AssignGroups(ctx context.Context, sc *Scope, adminID int64, gr
 	if len(groups) > 1000 {
 		return Member{}, fault.Field("groups", "must be at most 1000 items")
 	}
-	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := nodeOfKind(ctx, tx, adminID, "administrator", KindAdmin); err != nil {
 			return err
 		}
@@ -406,7 +406,7 @@ func (s *Service) DeleteMember(ctx context.Context, sc *Scope, id int64) error {
 	if id == sc.Actor.ID {
 		return fault.Forbiddenf("cannot_delete_self", "You cannot delete your own account.")
 	}
-	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		n, err := nodeOfKind(ctx, tx, id, "member", KindMaster, KindAdmin, KindTechnician)
 		if err != nil {
 			return err
@@ -445,56 +445,51 @@ type Credentials struct {
 
 // CredentialsByEmail looks a member up by sign-in e-mail; NotFound if none.
 func (s *Service) CredentialsByEmail(ctx context.Context, email string) (Credentials, error) {
-	var m memberRow
-	err := s.DB.NewSelect().Model(&m).Where("email = ?", normaliseEmail(email)).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credentials{}, fault.NotFoundf("member", "No member with that e-mail address.")
-	}
-	if err != nil {
-		return Credentials{}, fmt.Errorf("load member by e-mail: %w", err)
-	}
-	return s.credentials(ctx, m)
+	return s.credentials(ctx, fault.NotFoundf("member", "No member with that e-mail address."),
+		"m.email = ?", normaliseEmail(email))
 }
 
 // CredentialsByID is CredentialsByEmail by member id.
 func (s *Service) CredentialsByID(ctx context.Context, id int64) (Credentials, error) {
-	var m memberRow
-	err := s.DB.NewSelect().Model(&m).Where("node_id = ?", id).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credentials{}, fault.NotFoundf("member", "No member with id %d.", id)
-	}
-	if err != nil {
-		return Credentials{}, fmt.Errorf("load member %d: %w", id, err)
-	}
-	return s.credentials(ctx, m)
+	return s.credentials(ctx, fault.NotFoundf("member", "No member with id %d.", id), "m.node_id = ?", id)
 }
 
 // CredentialsBySSOID looks a member up by SSO ID (AUTH-3).
 func (s *Service) CredentialsBySSOID(ctx context.Context, ssoID string) (Credentials, error) {
-	var m memberRow
-	err := s.DB.NewSelect().Model(&m).Where("sso_id = ? AND sso_id <> ''", ssoID).Limit(1).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Credentials{}, fault.NotFoundf("member", "No member with that SSO ID.")
-	}
-	if err != nil {
-		return Credentials{}, fmt.Errorf("load member by SSO ID: %w", err)
-	}
-	return s.credentials(ctx, m)
+	return s.credentials(ctx, fault.NotFoundf("member", "No member with that SSO ID."),
+		"m.sso_id = ? AND m.sso_id <> ''", ssoID)
 }
 
-func (s *Service) credentials(ctx context.Context, m memberRow) (Credentials, error) {
-	n, err := node(ctx, s.DB, m.NodeID)
-	if err != nil {
-		return Credentials{}, err
+// memberNode is a member with its node's columns: credentials are read on
+// every request and every session action, in one query.
+type memberNode struct {
+	memberRow `bun:",extend"`
+	Kind      Kind   `bun:"kind"`
+	Name      string `bun:"name"`
+	Enabled   bool   `bun:"enabled"`
+	ParentID  *int64 `bun:"parent_id"`
+}
+
+func (s *Service) credentials(ctx context.Context, notFound error, where string, arg any) (Credentials, error) {
+	var m memberNode
+	err := s.DB.NewSelect().Model((*memberRow)(nil)).ColumnExpr("m.*").
+		ColumnExpr("n.kind, n.name, n.enabled, n.parent_id").
+		Join("JOIN nodes AS n ON n.id = m.node_id").
+		Where(where, arg).Limit(1).Scan(ctx, &m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Credentials{}, notFound
 	}
-	c := Credentials{MemberID: m.NodeID, Email: m.Email, Role: n.Kind, Enabled: n.Enabled,
+	if err != nil {
+		return Credentials{}, fmt.Errorf("load member: %w", err)
+	}
+	c := Credentials{MemberID: m.NodeID, Email: m.Email, Role: m.Kind, Enabled: m.Enabled,
 		PasswordHash: m.PasswordHash, PasswordChangedAt: m.PasswordChangedAt, MustChangePassword: m.MustChangePassword,
-		DisplayName: n.Name}
+		DisplayName: m.Name}
 	if m.Nickname != "" {
 		c.DisplayName = m.Nickname
 	}
-	if n.Kind == KindTechnician && n.ParentID != nil {
-		c.TechGroupID = *n.ParentID
+	if m.Kind == KindTechnician && m.ParentID != nil {
+		c.TechGroupID = *m.ParentID
 	}
 	return c, nil
 }

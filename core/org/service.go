@@ -16,12 +16,25 @@ import (
 type Service struct {
 	DB  *bun.DB
 	Now func() time.Time
+	// Changed, when set, is called after every committed change to the
+	// organisation (units, members, channel assignments), so that caches
+	// built on it (settings inheritance) can forget.
+	Changed func()
 }
 
 // New returns a Service with the wall clock.
 func New(db *bun.DB) *Service { return &Service{DB: db, Now: time.Now} }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs a change in a transaction and reports it to Changed, also when
+// it failed: a commit whose answer was lost may still have landed.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if s.Changed != nil {
+		defer s.Changed()
+	}
+	return s.DB.RunInTx(ctx, nil, fn)
+}
 
 // node loads one node or answers NotFound.
 func node(ctx context.Context, db bun.IDB, id int64) (nodeRow, error) {

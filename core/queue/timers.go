@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -69,6 +70,9 @@ type Timers struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	// soon says a timer was scheduled to fall due before the next poll
+	// (WakeIfSoon).
+	soon atomic.Bool
 }
 
 func (t *Timers) now() time.Time {
@@ -108,6 +112,9 @@ func (t *Timers) Schedule(ctx context.Context, db bun.IDB, sessionID int64, kind
 		return fmt.Errorf("schedule timer for session %d: empty kind", sessionID)
 	}
 	due = due.UTC().Truncate(time.Microsecond)
+	if due.Sub(t.now()) < t.interval() {
+		t.soon.Store(true)
+	}
 	_, err := t.idb(db).NewRaw(`INSERT INTO session_timers (session_id, kind, due_at, fired_at, attempts, last_error)
 VALUES (?, ?, ?, NULL, 0, '')
 ON CONFLICT (session_id, kind) DO UPDATE SET
@@ -122,13 +129,20 @@ ON CONFLICT (session_id, kind) DO UPDATE SET
 	return nil
 }
 
-// Cancel removes the session's timer of this kind, if any; a timer being
-// fired at that moment may still complete.
-func (t *Timers) Cancel(ctx context.Context, db bun.IDB, sessionID int64, kind string) error {
-	_, err := t.idb(db).NewDelete().Model((*Timer)(nil)).
-		Where("session_id = ?", sessionID).Where("kind = ?", kind).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("cancel %s timer of session %d: %w", kind, sessionID, err)
+// Cancel removes the session's timers of these kinds, if any, in one
+// statement; a timer being fired at that moment may still complete.
+func (t *Timers) Cancel(ctx context.Context, db bun.IDB, sessionID int64, kinds ...string) error {
+	if len(kinds) == 0 {
+		return nil
+	}
+	q := t.idb(db).NewDelete().Model((*Timer)(nil)).Where("session_id = ?", sessionID)
+	if len(kinds) == 1 {
+		q = q.Where("kind = ?", kinds[0])
+	} else {
+		q = q.Where("kind IN (?)", bun.In(kinds))
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("cancel %s timer of session %d: %w", strings.Join(kinds, ", "), sessionID, err)
 	}
 	return nil
 }
@@ -164,14 +178,26 @@ func (t *Timers) Wake() {
 	}
 }
 
+// WakeIfSoon is Wake when a timer scheduled since the last sweep falls due
+// before the next poll; otherwise the poll finds it in time and no sweep is
+// spent on a state change that scheduled nothing urgent.
+func (t *Timers) WakeIfSoon() {
+	if t.soon.Swap(false) {
+		t.Wake()
+	}
+}
+
+func (t *Timers) interval() time.Duration {
+	if t.PollInterval <= 0 {
+		return DefaultPollInterval
+	}
+	return t.PollInterval
+}
+
 // Run fires due timers until ctx is cancelled, looking every PollInterval
 // and whenever woken. Database errors are logged and retried at the next poll.
 func (t *Timers) Run(ctx context.Context, fire FireFunc) {
-	interval := t.PollInterval
-	if interval <= 0 {
-		interval = DefaultPollInterval
-	}
-	ticker := time.NewTicker(interval)
+	ticker := time.NewTicker(t.interval())
 	defer ticker.Stop()
 	wake := t.wakeCh()
 	for {

@@ -141,6 +141,42 @@ func TestTimersRunWakeAndStop(t *testing.T) {
 	})
 }
 
+// WakeIfSoon wakes the sweeper only for a timer due before the next poll:
+// a state change that armed nothing urgent costs no sweep.
+func TestTimersWakeIfSoon(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		clk := newClock()
+		tm := newTimers(db, clk)
+		tm.PollInterval = time.Hour // only a wake can make it look
+		addSession(t, db, 1)
+		addSession(t, db, 2)
+		var f firings
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go tm.Run(ctx, f.fire)
+
+		// Due in two hours: no wake is owed.
+		mustSchedule(t, tm, 1, TimerIdle, clk.Now().Add(2*time.Hour))
+		if tm.soon.Load() {
+			t.Fatal("a timer due after the next poll asks for a wake")
+		}
+
+		// Due now: the next WakeIfSoon wakes it, and the timer fires.
+		mustSchedule(t, tm, 2, TimerIdle, clk.Now())
+		if !tm.soon.Load() {
+			t.Fatal("a timer due before the next poll does not ask for a wake")
+		}
+		tm.WakeIfSoon()
+		if tm.soon.Load() {
+			t.Fatal("WakeIfSoon did not take the wake it was owed")
+		}
+		eventually(t, "the woken sweeper to fire", func() bool { return f.count("2/idle") == 1 })
+		if f.count("1/idle") != 0 {
+			t.Fatalf("a timer fired before it was due: %v", f.calls)
+		}
+	})
+}
+
 // A new Timers on the same database (a restarted hub) fires what the old
 // one scheduled; a timer scheduled in a rolled-back transaction never exists.
 func TestTimersSurviveRestartAndFollowTransactions(t *testing.T) {

@@ -172,7 +172,16 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 	_, ownTx := db.(*bun.DB)
 	var out Message
 	inserted := false
-	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// In the caller's transaction, a message that cannot be a duplicate
+	// needs no savepoint of its own (two statements fewer per session
+	// transition); one that can is rolled back alone when it is one.
+	run := db.RunInTx
+	if tx, ok := db.(bun.Tx); ok && m.ClientMsgID == "" {
+		run = func(ctx context.Context, _ *sql.TxOptions, fn func(context.Context, bun.Tx) error) error {
+			return fn(ctx, tx)
+		}
+	}
+	err = run(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		seq, err := insertNext(ctx, tx, m)
 		if err != nil {
 			return err

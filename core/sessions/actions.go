@@ -18,8 +18,9 @@ import (
 type Presence interface {
 	// Status is the effective status: online, busy, away or offline (SESS-16).
 	Status(ctx context.Context, technicianID int64) (string, error)
-	// MaxActive is the most sessions the technician may have active at once.
-	MaxActive(ctx context.Context, technicianID int64) (int, error)
+	// MaxActive is the most sessions a technician of the group may have
+	// active at once.
+	MaxActive(ctx context.Context, groupID int64) (int, error)
 }
 
 // activeStates hold a technician's attention: they count against the
@@ -147,7 +148,7 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 		if !ok {
 			return change{}, fault.Forbiddenf("not_in_your_queue", "Session %d is not in your queue.", id)
 		}
-		if err := s.checkCapacity(ctx, tx, t.ID); err != nil {
+		if err := s.checkCapacity(ctx, tx, t); err != nil {
 			return change{}, err
 		}
 		if err := agg.PickUp(now, t.ID); err != nil {
@@ -159,11 +160,12 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 	})
 }
 
-func (s *Service) checkCapacity(ctx context.Context, db bun.IDB, techID int64) error {
+func (s *Service) checkCapacity(ctx context.Context, db bun.IDB, t technician) error {
 	if s.Presence == nil {
 		return nil
 	}
-	max, err := s.Presence.MaxActive(ctx, techID)
+	techID := t.ID
+	max, err := s.Presence.MaxActive(ctx, t.Group)
 	if err != nil {
 		return err
 	}

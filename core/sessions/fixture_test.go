@@ -57,10 +57,12 @@ func (t *timers) Schedule(_ context.Context, _ bun.IDB, id int64, kind string, d
 	return nil
 }
 
-func (t *timers) Cancel(_ context.Context, _ bun.IDB, id int64, kind string) error {
+func (t *timers) Cancel(_ context.Context, _ bun.IDB, id int64, kinds ...string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.due, [2]any{id, kind})
+	for _, kind := range kinds {
+		delete(t.due, [2]any{id, kind})
+	}
 	return nil
 }
 

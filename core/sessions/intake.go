@@ -2,9 +2,7 @@ package sessions
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -92,14 +90,9 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 		err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			agg := session.New(session.Private, now)
 			r = row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
-				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires,
-				CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", ToolsUsed: "[]", State: string(agg.State)}
+				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires, ToolsUsed: "[]"}
 			r.setFields(in.Fields)
-			if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
-				return err
-			}
-			agg.ID = r.ID
-			return s.save(ctx, tx, &r, agg, now, change{event: "session.created", actorID: actor.ID,
+			return s.insert(ctx, tx, &r, agg, now, change{event: "session.created", actorID: actor.ID,
 				payload: map[string]any{"kind": "private", "technician_id": actor.ID}, system: "Private session created."})
 		})
 		if store.IsUniqueViolation(err) && attempt < 20 {
@@ -145,7 +138,9 @@ type Joined struct {
 	Terms   *Terms  `json:"terms,omitempty"`
 }
 
-// JoinByPIN lets a customer in with a PIN (SESS-2); throttled per client IP.
+// JoinByPIN lets a customer in with a PIN (SESS-2); throttled per client IP:
+// wrong and expired codes count against the address, a join does not (the
+// session's joined event records it).
 func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, client Client) (Joined, error) {
 	if !pinPattern.MatchString(pin) {
 		return Joined{}, fault.Field("pin", "must be 6 digits")
@@ -156,47 +151,52 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	if err := s.checkPINThrottle(ctx, ip); err != nil {
 		return Joined{}, err
 	}
-	var r row
-	err := s.DB.NewSelect().Model(&r).Where("pin = ? AND state = ?", pin, session.Pending).Limit(1).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		s.recordPIN(ctx, ip, false)
-		return Joined{}, fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
+	// The code is looked up and locked in the join's own transaction; an
+	// expired one is ended there instead.
+	expired := false
+	byPIN := func(ctx context.Context, tx bun.Tx) (*row, error) {
+		r, err := lockWhere(ctx, tx, "pin = ? AND state = ?", pin, session.Pending)
+		if fault.IsKind(err, fault.NotFound) {
+			return nil, fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
+		}
+		return r, err
 	}
-	if err != nil {
-		return Joined{}, fmt.Errorf("look up PIN: %w", err)
-	}
-	if r.PINExpiresAt != nil && !s.now().Before(*r.PINExpiresAt) {
-		s.recordPIN(ctx, ip, false)
-		_, _ = s.mutate(ctx, r.ID, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (*change, error) {
+		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {
+			expired = true
 			if err := agg.Expire(now, session.CodeExpired); err != nil {
-				return change{}, err
+				return nil, err
 			}
-			return change{event: "session.timed_out", payload: map[string]any{"reason": session.CodeExpired}, system: "The code expired."}, nil
-		})
+			return &change{event: "session.timed_out", payload: map[string]any{"reason": session.CodeExpired}, system: "The code expired."}, nil
+		}
+		return nil, agg.Join(now)
+	}, "session.joined", "Customer joined with the code.")
+	if fault.IsKind(err, fault.NotFound) || expired {
+		s.recordPIN(ctx, ip, false)
+	}
+	if err == nil && expired {
 		return Joined{}, &fault.Error{Kind: fault.NotFound, Code: "code_expired", Message: "This code has expired. Ask your technician for a new code."}
 	}
-	// The successful attempt is recorded in the join's own transaction: one
-	// commit fewer per join, and a join that fails records nothing.
-	return s.admit(ctx, r.ID, client, func(ctx context.Context, tx bun.Tx, agg *session.Session, now time.Time) error {
-		if err := agg.Join(now); err != nil {
-			return err
-		}
-		_, err := tx.NewInsert().Model(&attemptRow{IP: ip.String(), Success: true, At: now}).Exec(ctx)
-		return err
-	}, "session.joined", "Customer joined with the code.")
+	return j, err
 }
 
-// admit performs the customer's entry: the join transition, a new secret,
-// and either the terms to accept or the queue.
-func (s *Service) admit(ctx context.Context, id int64, client Client, enter func(context.Context, bun.Tx, *session.Session, time.Time) error, event, system string) (Joined, error) {
+// admit performs the customer's entry: the entry transition, a new secret,
+// and either the terms to accept or the queue. enter may end the session
+// instead, returning the change that says so; then nobody is admitted.
+func (s *Service) admit(ctx context.Context, load func(context.Context, bun.Tx) (*row, error), client Client,
+	enter func(context.Context, bun.Tx, *row, *session.Session, time.Time) (*change, error), event, system string) (Joined, error) {
 	secret, hash, err := s.newSecret()
 	if err != nil {
 		return Joined{}, err
 	}
 	var terms *Terms
-	v, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
-		if err := enter(ctx, tx, agg, now); err != nil {
+	v, err := s.mutateRow(ctx, load, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		ended, err := enter(ctx, tx, r, agg, now)
+		if err != nil {
 			return change{}, transitionFault(err)
+		}
+		if ended != nil {
+			return *ended, nil
 		}
 		r.CustomerSecretHash = hash
 		r.PIN = nil
@@ -277,20 +277,22 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		agg := session.New(session.Channel, now)
 		r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
-			Test: test, CreatedAt: now, UpdatedAt: now, Version: 1, Aggregate: "{}", ToolsUsed: "[]", State: string(agg.State)}
+			Test: test, ToolsUsed: "[]"}
 		r.setFields(form.Fields)
-		if _, err := tx.NewInsert().Model(&r).Returning("id").Exec(ctx); err != nil {
+		err := s.insert(ctx, tx, &r, agg, now, change{event: "session.created",
+			payload: map[string]any{"kind": "channel", "channel_id": channelID, "test": test}, system: "Connecting to " + u.Name + "."})
+		if err != nil {
 			return fmt.Errorf("create channel session: %w", err)
 		}
-		agg.ID = r.ID
 		id = r.ID
-		return s.save(ctx, tx, &r, agg, now, change{event: "session.created",
-			payload: map[string]any{"kind": "channel", "channel_id": channelID, "test": test}, system: "Connecting to " + u.Name + "."})
+		return nil
 	})
 	if err != nil {
 		return Joined{}, err
 	}
-	return s.admit(ctx, id, form.Client, func(context.Context, bun.Tx, *session.Session, time.Time) error { return nil }, "session.connecting", "")
+	byID := func(ctx context.Context, tx bun.Tx) (*row, error) { return lockWhere(ctx, tx, "id = ?", id) }
+	return s.admit(ctx, byID, form.Client, func(context.Context, bun.Tx, *row, *session.Session, time.Time) (*change, error) { return nil, nil },
+		"session.connecting", "")
 }
 
 // AnswerTerms records the customer's answer to the terms (SESS-6): accept

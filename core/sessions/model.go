@@ -70,6 +70,7 @@ func (r *row) aggregate() (*session.Session, error) {
 	if err := json.Unmarshal([]byte(r.Aggregate), &s); err != nil {
 		return nil, fmt.Errorf("decode session %d: %w", r.ID, err)
 	}
+	s.ID = r.ID // the row's key is the session's ID
 	return &s, nil
 }
 

@@ -26,7 +26,8 @@ import (
 // Timers keeps the durable timers of a session (core/queue implements it).
 type Timers interface {
 	Schedule(ctx context.Context, db bun.IDB, sessionID int64, kind string, due time.Time) error
-	Cancel(ctx context.Context, db bun.IDB, sessionID int64, kind string) error
+	// Cancel removes the session's timers of these kinds, if any.
+	Cancel(ctx context.Context, db bun.IDB, sessionID int64, kinds ...string) error
 }
 
 // SystemLog appends SESS-13 system messages to a session's message log
@@ -157,11 +158,16 @@ type change struct {
 // event, system message and re-armed timers, all in one transaction; the
 // notifier hears of it after commit.
 func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
+	return s.mutateRow(ctx, func(ctx context.Context, tx bun.Tx) (*row, error) { return lockWhere(ctx, tx, "id = ?", id) }, fn)
+}
+
+// mutateRow is mutate with the session found and locked by load.
+func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.Tx) (*row, error), fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
 	var out row
 	var changed bool
 	now := s.now()
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := loadForUpdate(ctx, tx, id)
+		r, err := load(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -189,9 +195,11 @@ func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Cont
 	return out.view(now)
 }
 
-func loadForUpdate(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
+// lockWhere loads the one session matching the condition and locks it for
+// the transaction.
+func lockWhere(ctx context.Context, tx bun.Tx, where string, args ...any) (*row, error) {
 	var r row
-	q := tx.NewSelect().Model(&r).Where("id = ?", id)
+	q := tx.NewSelect().Model(&r).Where(where, args...).Limit(1)
 	if tx.Dialect().Name() == dialect.PG {
 		// NO KEY UPDATE, not UPDATE: the row's key never changes, and a plain
 		// FOR UPDATE would block the foreign-key checks of concurrent inserts
@@ -201,10 +209,13 @@ func loadForUpdate(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
 	}
 	err := q.Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fault.NotFoundf("session", "No session with id %d.", id)
+		if len(args) == 1 {
+			return nil, fault.NotFoundf("session", "No session with id %v.", args[0])
+		}
+		return nil, fault.NotFoundf("session", "No such session.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load session %d: %w", id, err)
+		return nil, fmt.Errorf("load session: %w", err)
 	}
 	return &r, nil
 }
@@ -225,6 +236,27 @@ func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Sess
 		return fault.New(fault.Conflict, "session_changed", "The session changed meanwhile; reload and try again.")
 	}
 	r.Version++
+	return s.record(ctx, tx, r, agg, now, ch, false)
+}
+
+// insert writes a new session, its outbox event, system message and
+// timers; r.ID is set.
+func (s *Service) insert(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change) error {
+	if err := r.absorb(agg); err != nil {
+		return err
+	}
+	r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
+	if _, err := tx.NewInsert().Model(r).Returning("id").Exec(ctx); err != nil {
+		return err
+	}
+	agg.ID = r.ID
+	return s.record(ctx, tx, r, agg, now, ch, true)
+}
+
+// record writes what goes with a saved state change: the outbox event, the
+// system message and the timers (fresh: the session was just inserted and
+// has none to cancel).
+func (s *Service) record(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change, fresh bool) error {
 	if err := s.event(ctx, tx, r.ID, ch, now); err != nil {
 		return err
 	}
@@ -233,7 +265,7 @@ func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Sess
 			return fmt.Errorf("system message: %w", err)
 		}
 	}
-	return s.arm(ctx, tx, r, agg)
+	return s.arm(ctx, tx, r, agg, fresh)
 }
 
 func (s *Service) event(ctx context.Context, db bun.IDB, id int64, ch change, now time.Time) error {
@@ -277,40 +309,48 @@ func unitOf(r *row) int64 {
 	return 0
 }
 
-// arm (re)schedules the session's timers for its new state.
-func (s *Service) arm(ctx context.Context, tx bun.Tx, r *row, agg *session.Session) error {
+// arm (re)schedules the session's timers for its new state, and cancels
+// the ones it no longer has in one statement.
+func (s *Service) arm(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, fresh bool) error {
 	if s.Timers == nil {
 		return nil
 	}
+	var cancel []string
 	if !agg.State.Live() {
-		for _, k := range []string{TimerTimeout, TimerAutoTransfer} {
-			if err := s.Timers.Cancel(ctx, tx, r.ID, k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	t, err := s.Policy.Timeouts(ctx, unitOf(r))
-	if err != nil {
-		return err
-	}
-	if at, _, ok := agg.Deadline(t); ok {
-		if err := s.Timers.Schedule(ctx, tx, r.ID, TimerTimeout, at); err != nil {
-			return err
-		}
-	} else if err := s.Timers.Cancel(ctx, tx, r.ID, TimerTimeout); err != nil {
-		return err
-	}
-	if agg.State == session.Waiting && r.QueueKind == QueueChannel {
-		after, _, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
+		cancel = []string{TimerTimeout, TimerAutoTransfer}
+	} else {
+		t, err := s.Policy.Timeouts(ctx, unitOf(r))
 		if err != nil {
 			return err
 		}
-		if ok {
-			return s.Timers.Schedule(ctx, tx, r.ID, TimerAutoTransfer, agg.StateSince.Add(after))
+		if at, _, ok := agg.Deadline(t); ok {
+			if err := s.Timers.Schedule(ctx, tx, r.ID, TimerTimeout, at); err != nil {
+				return err
+			}
+		} else {
+			cancel = append(cancel, TimerTimeout)
+		}
+		autoTransfer := false
+		if agg.State == session.Waiting && r.QueueKind == QueueChannel {
+			after, _, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := s.Timers.Schedule(ctx, tx, r.ID, TimerAutoTransfer, agg.StateSince.Add(after)); err != nil {
+					return err
+				}
+				autoTransfer = true
+			}
+		}
+		if !autoTransfer {
+			cancel = append(cancel, TimerAutoTransfer)
 		}
 	}
-	return s.Timers.Cancel(ctx, tx, r.ID, TimerAutoTransfer)
+	if fresh || len(cancel) == 0 {
+		return nil
+	}
+	return s.Timers.Cancel(ctx, tx, r.ID, cancel...)
 }
 
 func (s *Service) notify(id int64, st session.State) {

@@ -132,6 +132,9 @@ func (s *Service) write(ctx context.Context, sec Section, targets []Unit, value 
 	for i, t := range targets {
 		rows[i] = row{UnitID: t.ID, Section: sec.Name, Value: value, UpdatedAt: now, UpdatedBy: actor}
 	}
+	// Forget cached values whatever the outcome: a failed commit may
+	// still have landed.
+	defer s.cache.invalidate()
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewInsert().Model(&rows).
 			On("CONFLICT (unit_id, section) DO UPDATE").

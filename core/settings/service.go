@@ -18,6 +18,12 @@ type Service struct {
 	Tree     Tree
 	Registry *Registry
 	Now      func() time.Time // nil means time.Now
+	// CacheTTL, when positive, caches which stored value applies to a
+	// unit's section for that long (cache.go); 0 reads the database on
+	// every call.
+	CacheTTL time.Duration
+
+	cache cache
 }
 
 // Effective is the value a unit works with, and where it comes from.
@@ -69,6 +75,14 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 	if err != nil {
 		return Effective{}, err
 	}
+	var gen uint64
+	if s.CacheTTL > 0 {
+		r, ok, g := s.cache.get(cacheKey{unitID, sec.Name}, time.Now())
+		if ok {
+			return effective(sec, r)
+		}
+		gen = g
+	}
 	u, err := s.Tree.Unit(ctx, unitID)
 	if err != nil {
 		return Effective{}, fmt.Errorf("settings %s of unit %d: %w", section, unitID, err)
@@ -76,11 +90,16 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 	if !sec.Applies(u.Kind) {
 		return Effective{}, notApplicable(sec, u)
 	}
-	all, err := s.resolve(ctx, u, []Section{sec})
+	rs, err := s.resolutions(ctx, u, []Section{sec})
 	if err != nil {
 		return Effective{}, err
 	}
-	return all[0], nil
+	if s.CacheTTL > 0 {
+		expires := time.Now().Add(s.CacheTTL)
+		rs[0].expires = expires
+		s.cache.put(gen, map[cacheKey]resolution{{unitID, sec.Name}: rs[0]})
+	}
+	return effective(sec, rs[0])
 }
 
 // All resolves every section that applies to the unit, sorted by name.
@@ -101,7 +120,23 @@ func (s *Service) All(ctx context.Context, unitID int64) ([]Effective, error) {
 // resolve reads the stored values of the unit and its ancestors for every
 // section in one query and picks the nearest for each.
 func (s *Service) resolve(ctx context.Context, u Unit, secs []Section) ([]Effective, error) {
-	out := make([]Effective, 0, len(secs))
+	rs, err := s.resolutions(ctx, u, secs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Effective, len(secs))
+	for i, sec := range secs {
+		if out[i], err = effective(sec, rs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// resolutions finds, for every section, which stored value applies to the
+// unit: its own, else the nearest ancestor's, else none (the default).
+func (s *Service) resolutions(ctx context.Context, u Unit, secs []Section) ([]resolution, error) {
+	out := make([]resolution, 0, len(secs))
 	if len(secs) == 0 {
 		return out, nil
 	}
@@ -126,40 +161,46 @@ func (s *Service) resolve(ctx context.Context, u Unit, secs []Section) ([]Effect
 	if err != nil {
 		return nil, fmt.Errorf("settings of unit %d: read: %w", u.ID, err)
 	}
-	type key struct {
-		unit    int64
-		section string
-	}
-	stored := make(map[key]string, len(rows))
+	stored := make(map[cacheKey]string, len(rows))
 	for _, r := range rows {
-		stored[key{r.UnitID, r.Section}] = r.Value
+		stored[cacheKey{r.UnitID, r.Section}] = r.Value
 	}
 	for _, sec := range secs {
-		e := Effective{Section: sec.Name, Unit: u, Value: sec.New()}
+		r := resolution{unit: u}
 		for _, c := range chain {
 			// A unit of another kind cannot hold this section, so a row
 			// there is not part of the inheritance chain.
 			if !sec.Applies(c.Kind) {
 				continue
 			}
-			raw, ok := stored[key{c.ID, sec.Name}]
+			raw, ok := stored[cacheKey{c.ID, sec.Name}]
 			if !ok {
 				continue
 			}
-			// Lenient on purpose: values stored by an older version may
-			// lack newer fields (they keep their defaults) or carry fields
-			// since removed.
-			if err := json.Unmarshal([]byte(raw), e.Value); err != nil {
-				return nil, fmt.Errorf("settings %s of unit %d: stored value: %w", sec.Name, c.ID, err)
-			}
 			src := c
-			e.Source = &src
-			e.Own = c.ID == u.ID
+			r.source, r.raw = &src, raw
 			break
 		}
-		out = append(out, e)
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+// effective decodes a resolution into a fresh value of the section's type.
+func effective(sec Section, r resolution) (Effective, error) {
+	e := Effective{Section: sec.Name, Unit: r.unit, Value: sec.New()}
+	if r.source == nil {
+		return e, nil
+	}
+	// Lenient on purpose: values stored by an older version may lack newer
+	// fields (they keep their defaults) or carry fields since removed.
+	if err := json.Unmarshal([]byte(r.raw), e.Value); err != nil {
+		return Effective{}, fmt.Errorf("settings %s of unit %d: stored value: %w", sec.Name, r.source.ID, err)
+	}
+	src := *r.source
+	e.Source = &src
+	e.Own = src.ID == r.unit.ID
+	return e, nil
 }
 
 // Load resolves a section for a unit into out, which must be a pointer to
@@ -211,6 +252,7 @@ func (s *Service) Reset(ctx context.Context, unitID int64, section string, inSco
 		Where("unit_id = ?", u.ID).
 		Where("section = ?", sec.Name).
 		Exec(ctx)
+	s.cache.invalidate()
 	if err != nil {
 		return fmt.Errorf("reset settings %s of unit %d: %w", section, unitID, err)
 	}
