@@ -50,6 +50,27 @@ func TestAutoStartAndClosedHoursThroughTheBinary(t *testing.T) {
 			if s := tech.must(200, "GET", "/api/v1/sessions/"+sid, nil); id(map[string]any{"id": s["technician_id"]}) != techID {
 				t.Fatalf("auto-started with %v, want %s", s["technician_id"], techID)
 			}
+
+			// At the channel's threshold of one active session, the next
+			// customer waits; when the technician closes the first session,
+			// auto-start gives them the one waiting.
+			master.must(200, "PUT", "/api/v1/units/"+ch1+"/settings/channel_queue", map[string]any{"value": map[string]any{
+				"auto_start_enabled": true, "auto_start_max_active": 1}})
+			next := anon.must(201, "POST", "/api/v1/customer/channels/"+ch1+"/sessions", map[string]any{})
+			time.Sleep(500 * time.Millisecond) // dispatching had its chance
+			if n := customer(t, h, next["secret"].(string)).must(200, "GET", "/api/v1/customer/session", nil); n["state"] != "waiting" {
+				t.Fatalf("second session %v while the technician is at the threshold, want waiting", n["state"])
+			}
+			tech.must(200, "POST", "/api/v1/sessions/"+sid+"/close", nil)
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				n := customer(t, h, next["secret"].(string)).must(200, "GET", "/api/v1/customer/session", nil)
+				if n["state"] == "active" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("second session %v after the technician closed the first, want active (auto-started)", n["state"])
+				}
+			}
 		})
 	}
 }

@@ -83,6 +83,8 @@ type Hub struct {
 	routing  routingRules
 	log      hclog.Logger
 	ctx      context.Context
+
+	dispatchAll, rerouteAll rerun
 }
 
 // SettingsCacheTTL is how long the hub trusts a settings value it resolved
@@ -207,16 +209,21 @@ func (h *Hub) SessionChanged(id int64, st session.State) {
 			}
 		}()
 	}
+	if st == session.Transferring || !st.Live() {
+		// A technician may have room for one more now: auto-start
+		// offers them the waiting sessions, highest priority first.
+		h.TechnicianAvailable()
+	}
 }
 
 // TechnicianAvailable re-dispatches waiting sessions when a technician
 // becomes available, so auto-start can give them one.
 func (h *Hub) TechnicianAvailable() {
-	go func() {
+	h.dispatchAll.request(func() {
 		if err := h.Sessions.DispatchWaiting(h.ctx); err != nil {
 			h.log.Warn("dispatch waiting sessions", "error", err)
 		}
-	}()
+	})
 }
 
 // Handler serves /api/v1/..., /API/... (compatibility) and, later, the web UI.

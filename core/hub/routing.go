@@ -214,11 +214,11 @@ func (h *Hub) wireRouting(cfg Config, pres presence) {
 // technicianStatusChanged re-evaluates the rules of waiting sessions: a
 // step's filter may read the technician's status.
 func (h *Hub) technicianStatusChanged() {
-	go func() {
+	h.rerouteAll.request(func() {
 		if err := h.Sessions.RerouteWaiting(h.ctx); err != nil {
 			h.log.Warn("reroute waiting sessions", "error", err)
 		}
-	}()
+	})
 }
 
 // DryRun explains how rules route a real or hand-written session waiting
