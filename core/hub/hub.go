@@ -92,6 +92,11 @@ type Hub struct {
 // changes made through another hub node within this time.
 const SettingsCacheTTL = 2 * time.Second
 
+// RulesCacheTTL is how long the hub trusts the routing rules it compiled:
+// changes made through this hub apply at once, through another node within
+// this time (each list is then read and compiled again).
+const RulesCacheTTL = 10 * time.Second
+
 // New bootstraps the organisation if the database is empty and returns the hub.
 // The database must already be migrated.
 func New(ctx context.Context, cfg Config) (*Hub, error) {

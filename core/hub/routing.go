@@ -198,6 +198,7 @@ func (c *ruleFailures) Collect(ch chan<- prometheus.Metric) {
 func (h *Hub) wireRouting(cfg Config, pres presence) {
 	h.Rules = rules.New(cfg.DB, h.Org)
 	h.Rules.Now = cfg.Now
+	h.Rules.CacheTTL = RulesCacheTTL
 	h.routing = routingRules{rules: h.Rules, org: h.Org, settings: h.Settings, presence: pres,
 		sessions: func() *sessions.Service { return h.Sessions }, router: &routing.Router{OnFailure: h.Rules.Failures.Record}, now: cfg.Now}
 	h.Sessions.Routing = h.routing

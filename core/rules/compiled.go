@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/tetherhq/tether/core/routing"
 )
@@ -24,25 +25,37 @@ func PackRuleID(packID int64, index int) int64 { return -(packID*1000 + int64(in
 func (s *Service) Compiled(ctx context.Context, l List) ([]routing.CompiledRule, error) {
 	s.mu.Lock()
 	c, ok := s.cache[l]
+	gen := s.gen
 	s.mu.Unlock()
-	if ok {
-		return c, nil
+	if ok && (s.CacheTTL <= 0 || time.Since(c.built) < s.CacheTTL) {
+		return c.rules, nil
 	}
-	c, err := s.build(ctx, l)
+	built := time.Now()
+	rules, err := s.build(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	if s.cache == nil {
-		s.cache = map[List][]routing.CompiledRule{}
+	// Rules built before a change are not kept: they may predate it.
+	if gen == s.gen {
+		if s.cache == nil {
+			s.cache = map[List]compiledList{}
+		}
+		s.cache[l] = compiledList{rules: rules, built: built}
 	}
-	s.cache[l] = c
 	s.mu.Unlock()
-	return c, nil
+	return rules, nil
+}
+
+// compiledList is a list's compiled rules and when they were read.
+type compiledList struct {
+	rules []routing.CompiledRule
+	built time.Time
 }
 
 func (s *Service) invalidate() {
 	s.mu.Lock()
+	s.gen++
 	s.cache = nil
 	s.mu.Unlock()
 }

@@ -263,3 +263,37 @@ func TestRunTimeFailuresShowInTheList(t *testing.T) {
 		}
 	})
 }
+
+// TestCompiledRulesOfAnotherNode: a hub node sees rules changed through
+// another node once its CacheTTL is over, and its own changes at once.
+func TestCompiledRulesOfAnotherNode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		other := rules.New(db, f.s.Units)
+		other.CacheTTL = 50 * time.Millisecond
+		l := rules.List{ChannelID: f.ch1}
+		if _, err := f.s.Create(ctx, f.adm, l, rule("a", "true", f.A)); err != nil {
+			t.Fatal(err)
+		}
+		if cs, err := other.Compiled(ctx, l); err != nil || names(t, cs) != "a" {
+			t.Fatalf("other node: %q %v", names(t, cs), err)
+		}
+		if _, err := f.s.Create(ctx, f.adm, l, rule("b", "true", f.A)); err != nil {
+			t.Fatal(err)
+		}
+		if cs, _ := other.Compiled(ctx, l); names(t, cs) != "a" {
+			t.Fatalf("other node within its TTL: %q, want the cached a", names(t, cs))
+		}
+		time.Sleep(60 * time.Millisecond)
+		if cs, _ := other.Compiled(ctx, l); names(t, cs) != "a,b" {
+			t.Fatalf("other node after its TTL: %q, want a,b", names(t, cs))
+		}
+		if _, err := other.Create(ctx, f.adm, l, rule("c", "true", f.A)); err != nil {
+			t.Fatal(err)
+		}
+		if cs, _ := other.Compiled(ctx, l); names(t, cs) != "a,b,c" {
+			t.Fatalf("other node after its own change: %q, want a,b,c", names(t, cs))
+		}
+	})
+}

@@ -34,8 +34,15 @@ type Service struct {
 	// it (Router.OnFailure = s.Failures.Record) and List shows it.
 	Failures *routing.FailureLog
 
+	// CacheTTL, when positive, bounds how long compiled rules are trusted:
+	// changes made through this Service apply at once, changes made
+	// through another hub node within CacheTTL. 0 trusts them until the
+	// next change here.
+	CacheTTL time.Duration
+
 	mu    sync.Mutex
-	cache map[List][]routing.CompiledRule
+	gen   uint64 // bumped by every invalidation
+	cache map[List]compiledList
 }
 
 // New returns a Service with the wall clock.
