@@ -90,12 +90,15 @@ func cpuPerOp(b *testing.B) func() {
 // only the last of which matches, and 1,000 online technicians in 20 groups
 // of 50, all serving channel 3; the matching rule has three steps, each
 // with a filter: first on the given target, then groups 5 to 7, then the
-// whole channel. The technicians share statuses and skills (245 different
-// pairs of the two among the 1,000), as teams do, so the first step's
-// filter is answered from the router's cache for most of them; the
-// distinct variant also reads technician.idle_seconds (true for all),
-// which every technician has a value of their own for, so that the filter
-// runs for every candidate.
+// whole channel. Every `when` and filter is in the native subset (see
+// native.go), so Route runs them without the VM; the route/vm benchmarks
+// route the same rules with the native forms removed, for what the VM
+// costs. There the technicians' shared statuses and skills (245 different
+// pairs of the two among the 1,000, as teams do) let the router's cache
+// answer the first step's filter for most of them; the distinct variant
+// also reads technician.idle_seconds (true for all), which every
+// technician has a value of their own for, so that the filter runs on the
+// VM for every candidate.
 type routingFixture struct {
 	rules      []CompiledRule
 	env        Env
@@ -103,11 +106,13 @@ type routingFixture struct {
 	goRules    []goRule
 }
 
-// goRule is a rule written as plain Go, for the comparison.
+// goRule is a rule written as plain Go, for the comparison. Filters take
+// the candidate by pointer, as Go written by hand would, rather than a
+// FilterEnv with a copy of it.
 type goRule struct {
 	rule    Rule
 	when    func(*Env) bool
-	filters []func(*FilterEnv) bool
+	filters []func(*Env, *TechnicianEnv) bool
 }
 
 func newRoutingFixture(tb testing.TB, first Target, distinct bool) routingFixture {
@@ -147,15 +152,14 @@ func newRoutingFixture(tb testing.TB, first Target, distinct bool) routingFixtur
 				{Target: Target{Kind: TargetGroup, IDs: []int64{5, 6, 7}}, Filter: `technician.active_sessions < 2 && session.language in technician.languages`, Wait: 5 * time.Minute},
 				{Target: Target{Kind: TargetChannel, IDs: []int64{3}}, Filter: `technician.status != "away"`},
 			}}
-			g.filters = []func(*FilterEnv) bool{
-				func(e *FilterEnv) bool {
-					return e.Technician.Status == "online" && slices.Contains(e.Technician.Skills, "scanners") &&
-						(!distinct || e.Technician.IdleSeconds >= 0)
+			g.filters = []func(*Env, *TechnicianEnv) bool{
+				func(_ *Env, t *TechnicianEnv) bool {
+					return t.Status == "online" && slices.Contains(t.Skills, "scanners") && (!distinct || t.IdleSeconds >= 0)
 				},
-				func(e *FilterEnv) bool {
-					return e.Technician.ActiveSessions < 2 && slices.Contains(e.Technician.Languages, e.Session.Language)
+				func(e *Env, t *TechnicianEnv) bool {
+					return t.ActiveSessions < 2 && slices.Contains(t.Languages, e.Session.Language)
 				},
-				func(e *FilterEnv) bool { return e.Technician.Status != "away" },
+				func(_ *Env, t *TechnicianEnv) bool { return t.Status != "away" },
 			}
 		}
 		c, err := CompileRule(r)
@@ -173,7 +177,6 @@ func newRoutingFixture(tb testing.TB, first Target, distinct bool) routingFixtur
 // applies-to, priority, target and filter logic and the same Decision; with
 // explain it is Explain (every step, reasons for the excluded).
 func routeGo(rules []goRule, env Env, candidates []TechnicianEnv, explain bool) Decision {
-	fenv := &FilterEnv{Session: env.Session, Clock: env.Clock, Queue: env.Queue}
 	for _, g := range rules {
 		if !g.rule.Enabled || !g.rule.AppliesTo.matches(&env.Session) || !g.when(&env) {
 			continue
@@ -194,11 +197,8 @@ func routeGo(rules []goRule, env Env, candidates []TechnicianEnv, explain bool) 
 			for j := range candidates {
 				t := &candidates[j]
 				why := s.Target.excludes(t)
-				if why == 0 {
-					fenv.Technician = *t
-					if !g.filters[i](fenv) {
-						why = ReasonFilter
-					}
+				if why == 0 && !g.filters[i](&env, t) {
+					why = ReasonFilter
 				}
 				switch {
 				case why == 0:
@@ -232,10 +232,10 @@ func BenchmarkRoute(b *testing.B) {
 		// candidates, Explain 50 + 150 + 1,000.
 		{"group-first", Target{Kind: TargetGroup, IDs: []int64{5}}, false},
 		// The worst case for Route: the first step targets a channel every
-		// technician serves, so its filter decides for all 1,000 (most
-		// answers come from the cache: see routingFixture).
+		// technician serves, so its filter decides for all 1,000 (on the
+		// VM, most answers come from the cache: see routingFixture).
 		{"channel-first", Target{Kind: TargetChannel, IDs: []int64{3}}, false},
-		// The same with a filter that runs for every candidate (no two
+		// The same with a filter that the cache cannot answer (no two
 		// technicians share the fields it reads).
 		{"channel-first-distinct", Target{Kind: TargetChannel, IDs: []int64{3}}, true},
 	} {
@@ -255,6 +255,15 @@ func BenchmarkRoute(b *testing.B) {
 			b.Run(name+"/go", func(b *testing.B) {
 				benchP99(b, func() Decision { return routeGo(f.goRules, f.env, f.candidates, explain) })
 			})
+			if !explain {
+				vm := vmRules(f.rules)
+				if !sameDecision(route(vm, f.env, f.candidates), route(f.rules, f.env, f.candidates)) {
+					b.Fatalf("%s: VM and native disagree", name)
+				}
+				b.Run(name+"/vm", func(b *testing.B) {
+					benchP99(b, func() Decision { return route(vm, f.env, f.candidates) })
+				})
+			}
 			// Both in turn, so that the ratio is measured under the same load.
 			b.Run(name+"/ratio", func(b *testing.B) {
 				var exprTime, goTime time.Duration
@@ -271,6 +280,23 @@ func BenchmarkRoute(b *testing.B) {
 			})
 		}
 	}
+}
+
+// vmRules are rules without native forms or guards: routing them runs every
+// expression on the VM.
+func vmRules(rules []CompiledRule) []CompiledRule {
+	vm := slices.Clone(rules)
+	for i := range vm {
+		c := &vm[i]
+		c.when = vmOnly(c.when)
+		c.filters = slices.Clone(c.filters)
+		for j, p := range c.filters {
+			if p != nil {
+				c.filters[j] = vmOnly(p)
+			}
+		}
+	}
+	return vm
 }
 
 func sameDecision(a, b Decision) bool {

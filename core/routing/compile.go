@@ -21,6 +21,10 @@ type Program struct {
 	prog *vm.Program
 	// reads are the technician fields a filter reads (see technicianReads).
 	reads techFields
+	// native is the expression compiled to Go when it is in the native
+	// subset, and guard its leading && operands that are when it is not
+	// (see native.go); nil otherwise.
+	native, guard nativeBool
 }
 
 // Source returns the expression's text.
@@ -114,6 +118,11 @@ func compile(src string, kind Kind) (_ *Program, err error) {
 	p := &Program{src: src, kind: kind, prog: prog}
 	if kind == KindFilter {
 		p.reads = technicianReads(strict.Node())
+	}
+	// The native form is compiled from the tree as written, type-checked
+	// but not rewritten by expr's optimizer.
+	if typed, err := expr.Compile(src, append(options(env), expr.Optimize(false))...); err == nil {
+		p.native, p.guard = compileNative(typed.Node(), kind == KindFilter)
 	}
 	return p, nil
 }
@@ -210,9 +219,12 @@ func (p *Program) Match(env *Env) (bool, error) {
 	if p.kind != KindPredicate {
 		return false, fmt.Errorf("routing: %s expression evaluated as a predicate", p.kind)
 	}
+	if ok, done, err := nativeSafely(p, nativeEnv{&env.Session, &env.Clock, &env.Queue}, nil); done {
+		return ok, err
+	}
 	e := getEvaluator()
 	e.setEnv(env)
-	ok, err := e.match(p)
+	ok, err := run(&e.vm, p, e.envAny)
 	e.put()
 	return ok, err
 }
@@ -222,9 +234,12 @@ func (p *Program) Accept(env *FilterEnv) (bool, error) {
 	if p.kind != KindFilter {
 		return false, fmt.Errorf("routing: %s expression evaluated as a filter", p.kind)
 	}
+	if ok, done, err := nativeSafely(p, nativeEnv{&env.Session, &env.Clock, &env.Queue}, &env.Technician); done {
+		return ok, err
+	}
 	e := getEvaluator()
 	e.fenv.Session, e.fenv.Clock, e.fenv.Queue = env.Session, env.Clock, env.Queue
-	ok, err := e.accept(p, &env.Technician)
+	ok, err := e.runFilter(p, &env.Technician)
 	e.put()
 	return ok, err
 }

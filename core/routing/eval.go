@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -35,13 +36,16 @@ type evaluator struct {
 	vm      vm.VM
 	env     predicateEnv
 	fenv    filterEnv
-	envAny  any // env, by value
-	fenvAny any // fenv, by value
+	envAny  any       // env, by value
+	fenvAny any       // fenv, by value
+	nenv    nativeEnv // points into fenv
 
 	// The filter result cache (see cacheAfter), kept between
 	// uses so that it allocates only when it grows.
 	cache map[uint64]cachedResult
 	seed  maphash.Seed
+	// ids is scratch space for the eligible IDs of a routing (see steps).
+	ids []int64
 }
 
 var evaluators = sync.Pool{New: func() any {
@@ -49,6 +53,7 @@ var evaluators = sync.Pool{New: func() any {
 	e.env.InStrings, e.fenv.InStrings = inStrings, inStrings
 	e.envAny = sharedBox(&e.env)
 	e.fenvAny = sharedBox(&e.fenv)
+	e.nenv = nativeEnv{&e.fenv.Session, &e.fenv.Clock, &e.fenv.Queue}
 	return e
 }}
 
@@ -59,8 +64,14 @@ func getEvaluator() *evaluator { return evaluators.Get().(*evaluator) }
 func (e *evaluator) put() {
 	e.env = predicateEnv{InStrings: inStrings}
 	e.fenv = filterEnv{InStrings: inStrings}
+	if cap(e.ids) > maxPooledIDs {
+		e.ids = nil
+	}
 	evaluators.Put(e)
 }
+
+// maxPooledIDs bounds the scratch space a pooled evaluator keeps (128 KiB).
+const maxPooledIDs = 1 << 14
 
 // setEnv makes env what predicates and filters see (the technician aside).
 func (e *evaluator) setEnv(env *Env) {
@@ -69,12 +80,53 @@ func (e *evaluator) setEnv(env *Env) {
 }
 
 // match evaluates a predicate against the environment set by setEnv.
-func (e *evaluator) match(p *Program) (bool, error) { return run(&e.vm, p, e.envAny) }
+func (e *evaluator) match(p *Program) (bool, error) {
+	if ok, done, err := nativeSafely(p, e.nenv, nil); done {
+		return ok, err
+	}
+	return run(&e.vm, p, e.envAny)
+}
 
 // accept evaluates a filter for t against the environment set by setEnv.
 func (e *evaluator) accept(p *Program, t *TechnicianEnv) (bool, error) {
+	if ok, done, err := nativeSafely(p, e.nenv, t); done {
+		return ok, err
+	}
+	return e.runFilter(p, t)
+}
+
+// runFilter evaluates a filter for t on the VM.
+func (e *evaluator) runFilter(p *Program, t *TechnicianEnv) (bool, error) {
 	e.fenv.Technician = *t
 	return run(&e.vm, p, e.fenvAny)
+}
+
+// native gives p's answer for t (nil for a predicate) from its native form,
+// or false from its guard; done is false when the VM must decide.
+func native(p *Program, env nativeEnv, t *TechnicianEnv) (ok, done bool) {
+	if p.native != nil {
+		return p.native(env, t), true
+	}
+	if p.guard != nil && !p.guard(env, t) {
+		return false, true
+	}
+	return false, false
+}
+
+// nativeSafely is native with run's second fence: a panic, which the tests
+// say cannot happen, fails the evaluation instead of the caller. Passes
+// over the candidates recover once per pass instead (see eligibleFor).
+func nativeSafely(p *Program, env nativeEnv, t *TechnicianEnv) (ok, done bool, err error) {
+	if p.native == nil && p.guard == nil {
+		return false, false, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ok, done, err = false, true, fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	ok, done = native(p, env, t)
+	return ok, done, nil
 }
 
 // eface is the layout of an interface value with no methods.
@@ -162,13 +214,14 @@ func (v *readsVisitor) Visit(node *ast.Node) {
 
 // A filter's results are cached within one pass over the candidates
 // (Route, Explain, Eligible) when the filter reads only fields many
-// technicians share (sharedFields) and it has already run cacheAfter
-// times in the pass: the filter is a pure function of the session's
-// environment, which does not change during the pass, and of the fields it
-// reads, so two candidates with equal values of those fields get the same
-// answer. A candidate is looked up by a hash of the fields and compared
-// field by field with the candidate the cached answer was computed for; on
-// a collision the filter simply runs. Only successful evaluations are
+// technicians share (sharedFields) and it has already gone to the VM
+// cacheAfter times in the pass (a native filter is not cached: its answer
+// costs less than a lookup): the filter is a pure function of the
+// session's environment, which does not change during the pass, and of the
+// fields it reads, so two candidates with equal values of those fields get
+// the same answer. A candidate is looked up by a hash of the fields and
+// compared field by field with the candidate the cached answer was
+// computed for; on a collision the filter simply runs. Only successful evaluations are
 // cached, so a filter failing at run time still fails on the first
 // candidate it fails for. Looking up costs about half an evaluation, so
 // small passes (a group of a few dozen) are not cached.
@@ -182,12 +235,20 @@ type cachedResult struct {
 // cacheable says whether p's results may be cached.
 func cacheable(p *Program) bool { return p.reads != 0 && p.reads&^sharedFields == 0 }
 
-// acceptAt evaluates filter p for candidates[j], the n-th candidate (from
-// 0) p runs for in this pass, through the cache when it pays.
-func (e *evaluator) acceptAt(p *Program, candidates []TechnicianEnv, j, n int) (bool, error) {
+// filterAt evaluates filter p for candidates[j] behind its guard (see
+// native.go; eligibleFor runs a native filter itself), on the VM, through
+// the result cache when it pays. vmRuns counts the candidates p has gone to
+// the VM for in this pass. It does not recover panics: its caller does,
+// once per pass.
+func (e *evaluator) filterAt(p *Program, candidates []TechnicianEnv, j int, vmRuns *int) (bool, error) {
+	if ok, done := native(p, e.nenv, &candidates[j]); done {
+		return ok, nil
+	}
+	n := *vmRuns
+	*vmRuns = n + 1
 	switch {
 	case n < cacheAfter || !cacheable(p):
-		return e.accept(p, &candidates[j])
+		return e.runFilter(p, &candidates[j])
 	case n == cacheAfter:
 		e.startCache()
 	}
@@ -203,7 +264,7 @@ func (e *evaluator) startCache() {
 	clear(e.cache)
 }
 
-// acceptCached is accept with the result cache (see cacheAfter).
+// acceptCached is runFilter with the result cache (see cacheAfter).
 func (e *evaluator) acceptCached(p *Program, candidates []TechnicianEnv, j int) (bool, error) {
 	t := &candidates[j]
 	k := e.key(p.reads, t)
@@ -211,7 +272,7 @@ func (e *evaluator) acceptCached(p *Program, candidates []TechnicianEnv, j int) 
 	if hit && sameFields(p.reads, &candidates[c.candidate], t) {
 		return c.ok, nil
 	}
-	ok, err := e.accept(p, t)
+	ok, err := e.runFilter(p, t)
 	if err == nil && !hit {
 		e.cache[k] = cachedResult{candidate: j, ok: ok}
 	}

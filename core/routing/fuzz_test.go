@@ -168,12 +168,17 @@ func checkExpression(t *testing.T, src string, kind Kind, env *Env, fenv *Filter
 		t.Fatalf("%q panicked: %v", src, out.evalErr)
 	case out.took > evalBound && !raceEnabled:
 		t.Fatalf("%q took %v, over the bound of %v", src, out.took, evalBound)
+	case out.nativeDiffers != "":
+		t.Fatalf("%q (%s): %s", src, kind, out.nativeDiffers)
 	}
 }
 
 type fuzzOutcome struct {
 	compileErr, evalErr error
 	took                time.Duration
+	// nativeDiffers says how the native form or guard disagrees with the
+	// VM (see checkNative), "" if it does not.
+	nativeDiffers string
 }
 
 func fuzzOnce(src string, kind Kind, env *Env, fenv *FilterEnv) fuzzOutcome {
@@ -183,7 +188,16 @@ func fuzzOnce(src string, kind Kind, env *Env, fenv *FilterEnv) fuzzOutcome {
 		return fuzzOutcome{compileErr: err}
 	}
 	took, err := evalMin(p, env, fenv)
-	return fuzzOutcome{evalErr: err, took: took}
+	out := fuzzOutcome{evalErr: err, took: took, nativeDiffers: checkNative(p, env, fenv)}
+	if out.nativeDiffers == "" && kind == KindFilter {
+		// An ordinary candidate too: the hostile one's long values equal
+		// none of the generator's literals.
+		ordinary := *fenv
+		ordinary.Technician = TechnicianEnv{ID: 3, Name: "x", GroupID: 3, ChannelIDs: []int64{1, 3}, Skills: []string{"skill1", "printers", ""},
+			Languages: []string{"fr"}, Status: "online", ActiveSessions: 1, IdleSeconds: 2}
+		out.nativeDiffers = checkNative(p, env, &ordinary)
+	}
+	return out
 }
 
 // worstCaseExpressions are accepted expressions built to cost as much as

@@ -271,17 +271,19 @@ func (r *Router) try(e *evaluator, c *CompiledRule, candidates []TechnicianEnv, 
 // as the queue will meet it only when the step starts (see Eligible). The
 // eligible IDs of all steps share one slice, cut per step at the end, so
 // that a routing costs a handful of allocations however many candidates
-// there are.
+// there are: the IDs are collected in the evaluator's scratch slice and
+// copied once, at their final length.
 func (r *Router) steps(e *evaluator, c *CompiledRule, candidates []TechnicianEnv, explain bool) ([]StepDecision, *Skipped) {
 	out := make([]StepDecision, len(c.steps))
-	ends := make([]int, len(c.steps))
-	var eligible []int64
+	var endsBuf [10]int // a rule has at most 10 steps (Then.Steps)
+	ends := endsBuf[:0]
+	eligible := e.ids[:0]
 	var starts time.Duration
 	for i, s := range c.steps {
 		sd := &out[i]
 		sd.Target, sd.Filter, sd.Wait, sd.StartsAfter = s.Target, s.Filter, s.Wait, starts
 		starts += s.Wait
-		ends[i] = len(eligible)
+		ends = append(ends, len(eligible))
 		if i > 0 && !explain {
 			continue
 		}
@@ -293,6 +295,7 @@ func (r *Router) steps(e *evaluator, c *CompiledRule, candidates []TechnicianEnv
 		more, tech, err := eligibleFor(e, c, i, candidates, eligible, excluded)
 		switch {
 		case err != nil && i == 0:
+			e.ids = eligible[:0]
 			skipped := r.skip(c, i, tech, err, !explain)
 			return nil, &skipped
 		case err != nil:
@@ -303,13 +306,13 @@ func (r *Router) steps(e *evaluator, c *CompiledRule, candidates []TechnicianEnv
 		}
 		ends[i] = len(eligible)
 	}
-	if eligible == nil {
-		eligible = []int64{}
-	}
+	e.ids = eligible[:0]
+	ids := make([]int64, len(eligible))
+	copy(ids, eligible)
 	from := 0
 	for i := range out {
 		if i == 0 || explain {
-			out[i].Eligible = eligible[from:ends[i]:ends[i]]
+			out[i].Eligible = ids[from:ends[i]:ends[i]]
 		}
 		from = ends[i]
 	}
@@ -319,18 +322,28 @@ func (r *Router) steps(e *evaluator, c *CompiledRule, candidates []TechnicianEnv
 // eligibleFor appends to dst the candidates eligible for step i of c and,
 // if excluded is not nil, records the others with their reasons. On a
 // filter failure it returns the error and the candidate it failed on.
-func eligibleFor(e *evaluator, c *CompiledRule, i int, candidates []TechnicianEnv, dst []int64, excluded *[]Exclusion) ([]int64, int64, error) {
+func eligibleFor(e *evaluator, c *CompiledRule, i int, candidates []TechnicianEnv, dst []int64, excluded *[]Exclusion) (_ []int64, tech int64, err error) {
 	target, filter := &c.steps[i].Target, c.filters[i]
-	filtered := 0
-	for j := range candidates {
+	vmRuns, j := 0, 0
+	// The VM recovers its own panics; this is the fence for the rest of
+	// the pass (native filters, the cache), once rather than per candidate.
+	defer func() {
+		if r := recover(); r != nil {
+			tech, err = candidates[j].ID, fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	for ; j < len(candidates); j++ {
 		t := &candidates[j]
 		why := target.excludes(t)
 		if why == 0 && filter != nil {
 			if len(t.Skills) > MaxListLen || len(t.Languages) > MaxListLen || len(t.ChannelIDs) > MaxListLen {
 				why = ReasonTooManyAttributes
+			} else if filter.native != nil {
+				if !filter.native(e.nenv, t) {
+					why = ReasonFilter
+				}
 			} else {
-				ok, err := e.acceptAt(filter, candidates, j, filtered)
-				filtered++
+				ok, err := e.filterAt(filter, candidates, j, &vmRuns)
 				if err != nil {
 					return dst, t.ID, err
 				}
@@ -389,7 +402,11 @@ func (r *Router) fail(f Failure) {
 	}
 }
 
-func comparePriority(a, b CompiledRule) int {
+func comparePriority(a, b CompiledRule) int { return compareRules(&a, &b) }
+
+// compareRules is comparePriority without copying the rules, for the check
+// every routing makes.
+func compareRules(a, b *CompiledRule) int {
 	if c := cmp.Compare(a.Rule.Priority, b.Rule.Priority); c != 0 {
 		return c
 	}
@@ -398,7 +415,7 @@ func comparePriority(a, b CompiledRule) int {
 
 func inPriorityOrder(rules []CompiledRule) bool {
 	for i := 1; i < len(rules); i++ {
-		if comparePriority(rules[i-1], rules[i]) > 0 {
+		if compareRules(&rules[i-1], &rules[i]) > 0 {
 			return false
 		}
 	}
