@@ -262,31 +262,37 @@ func TestBrowserRouting(t *testing.T) {
 		t.Errorf("audit log:\n%s\nwant:\n%s", audit, wantAudit)
 	}
 
-	// A technician group's list: the dry run tries the rule in the editor,
-	// unsaved, against a chosen channel; a condition reading technician is
-	// refused beside the condition.
+	// A technician group's list routes the group's private sessions: the
+	// dry run sends group_id, so the session it tries is a private session
+	// of the group. The empty list leaves it to its creator; the rule in the
+	// editor, unsaved, matches only a private session of this group; a
+	// condition reading technician is refused beside the condition.
 	w.click(`#tree .node[data-unit="` + gid + `"]`)
 	w.until("the group's routing tab", `document.getElementById('rt-title') && document.getElementById('rt-title').textContent === 'Routing rules of the technician group Printer team'`)
-	if !evalIn[bool](w, `document.getElementById('rt-dry-run').disabled && document.getElementById('rt-dry-scope-list').disabled`) {
-		t.Error("a group's dry run without a rule in the editor is possible")
+	if !evalIn[bool](w, `!document.getElementById('rt-dry-run').disabled && document.getElementById('rt-dry-scope-list').checked &&
+		document.getElementById('rt-dry-scope-rule').disabled && !document.getElementById('rt-dry-channel')`) {
+		t.Error("a group's dry run does not offer its whole list (or still asks for a channel)")
 	}
+	w.click("#rt-dry-run")
+	w.until("no match in the empty group list", `document.querySelector('#rt-dry-result .rt-decision[data-matched=false]') &&
+		document.querySelector('#rt-dry-result').textContent.includes('The session would wait for its creator, as without rules.')`)
 	w.click("#rt-new")
 	w.fill("#rt-name", "Private printer sessions")
 	w.fill("#rt-when", `technician.id > 0`)
 	w.click(`#rt-target-id-` + gid)
-	w.choose("#rt-dry-channel", ch)
 	w.click("#rt-try")
 	w.until("the refusal beside the condition", `(() => {
 		const e = document.getElementById('rt-when-error');
 		return !e.hidden && e.textContent.includes('unknown name technician') &&
 			document.getElementById('rt-dry-error').textContent === "The rule in the editor is not valid: see the errors beside its fields."
 	})()`)
-	w.fill("#rt-when", `session.fields["Product"] != ""`)
+	w.fill("#rt-when", `session.kind == "private" && session.group_id == `+gid+` && session.channel_id == 0 && session.fields["Product"] != ""`)
 	w.fill("#rt-dry-cf1", "Scanner")
 	w.click("#rt-try")
 	w.until("the unsaved rule's decision", `document.querySelector('#rt-dry-result .rt-decision[data-matched=true]') &&
 		document.querySelector('.rt-matched-name').textContent === 'Private printer sessions' && document.getElementById('rt-when-error').hidden &&
-		[...document.querySelectorAll('`+step(0)+` .rt-eligible li')].map(li => li.dataset.tech).sort().join() === `+jsString(paula+","+sam))
+		[...document.querySelectorAll('`+step(0)+` .rt-eligible li')].map(li => li.dataset.tech).sort().join() === `+jsString(paula+","+sam)+` &&
+		document.querySelector('`+step(0)+` .rt-starts').textContent === "0s · until it is back in its creator's queue"`)
 	if rs := master.must(200, "GET", "/api/v1/groups/"+gid+"/routing-rules", nil)["rules"].([]any); len(rs) != 0 {
 		t.Errorf("a dry run stored a rule: %v", rs)
 	}

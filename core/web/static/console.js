@@ -43,10 +43,22 @@
     return '';
   }
 
+  // A waiting entry's session priority (routing rules, docs/routing.md):
+  // a short badge, read out in full by screen readers.
+  function priorityBadge(s) {
+    if (!s.priority) return null;
+    const label = t('queue_priority', { n: s.priority });
+    return el('span', { class: 'badge priority', 'data-priority': s.priority, title: label },
+      el('span', { 'aria-hidden': 'true', text: t('queue_priority_short', { n: s.priority }) }),
+      el('span', { class: 'sr-only', text: label }));
+  }
+
+  // The hub sends the queue in pick-up order (the sessions to pick up
+  // first, highest priority, then longest waiting); the console keeps it.
   function renderQueue() {
     const body = $('queue-body');
     clear(body);
-    const list = [...queue.values()].sort((a, b) => a.id - b.id);
+    const list = [...queue.values()];
     $('queue-empty').hidden = list.length > 0;
     for (const s of list) {
       const mine = s.technician_id === me;
@@ -54,7 +66,7 @@
       if (s.direction === 'outgoing') action = null;
       else if (mine && !['waiting', 'pending', 'connecting'].includes(s.state)) action = el('button', { type: 'button', class: 'open', text: t('open'), onclick: () => openPane(s.id) });
       else if (s.state === 'waiting') action = el('button', { type: 'button', class: 'pickup primary', text: t('pick_up'), 'data-session': s.id, onclick: () => pickUp(s.id) });
-      const state = el('td', {}, el('span', { text: s.state_label }));
+      const state = el('td', {}, el('span', { text: s.state_label }), ' ', priorityBadge(s));
       if (s.direction) {
         state.append(el('span', { class: 'badge ' + s.direction, text: ' ' + t('direction_' + s.direction) }));
         const by = s.transferred_by === 0 ? t('system') : (names.get(s.transferred_by) || (s.transferred_by ? '#' + s.transferred_by : ''));

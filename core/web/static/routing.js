@@ -423,9 +423,8 @@ const TetherRouting = (() => {
       };
       const hand = radio('rt-dry-source', 'hand', 'rt-dry-hand', t('rt_dry_hand'), true);
       const real = radio('rt-dry-source', 'real', 'rt-dry-real', t('rt_dry_real'), false);
-      const scopeList = radio('rt-dry-scope', 'list', 'rt-dry-scope-list', t(isChannel ? 'rt_dry_scope_list' : 'rt_dry_scope_list_group'), isChannel);
-      const scopeRule = radio('rt-dry-scope', 'rule', 'rt-dry-scope-rule', t('rt_dry_scope_rule'), !isChannel);
-      if (!isChannel) scopeList.input.disabled = true;
+      const scopeList = radio('rt-dry-scope', 'list', 'rt-dry-scope-list', t(isChannel ? 'rt_dry_scope_list' : 'rt_dry_scope_list_group'), true);
+      const scopeRule = radio('rt-dry-scope', 'rule', 'rt-dry-scope-rule', t('rt_dry_scope_rule'), false);
       const input = (id, attrs) => el('input', Object.assign({ id, autocomplete: 'off' }, attrs || {}));
       const labelled = (node, label, help) => el('div', { class: 'field' }, el('label', { for: node.id, text: label }), node,
         help ? el('p', { class: 'small help', text: help }) : null);
@@ -458,17 +457,11 @@ const TetherRouting = (() => {
         labelled(waited, t('rt_waiting_seconds'), 'session.waiting_seconds'),
         labelled(transfers, t('rt_transfer_count'), 'session.transfer_count'));
 
-      let channel = null;
-      if (!isChannel) {
-        const chans = [...units.values()].filter((u) => u.kind === 'channel');
-        channel = el('select', { id: 'rt-dry-channel', required: true }, chans.map((c) => el('option', { value: c.id, text: c.name })));
-      }
       const run = el('button', { type: 'submit', class: 'primary', id: 'rt-dry-run', text: t('rt_dry_run_button') });
       const noRule = el('p', { class: 'small', id: 'rt-dry-no-rule', text: t('rt_dry_no_rule') });
       const f = el('form', { id: 'rt-dry-form', novalidate: true },
         el('fieldset', { class: 'rt-radios' }, el('legend', { text: t('rt_dry_source') }), hand.node, real.node),
         handBox, realBox,
-        channel ? labelled(channel, t('kind_channel'), t('rt_dry_channel_help')) : null,
         el('fieldset', { class: 'rt-radios' }, el('legend', { text: t('rt_dry_scope') }), scopeList.node, scopeRule.node, noRule),
         formError, el('div', { class: 'actions' }, run));
       const node = el('section', { class: 'card sub', id: 'rt-dry', 'aria-labelledby': 'rt-dry-title' },
@@ -480,7 +473,7 @@ const TetherRouting = (() => {
       real.input.addEventListener('change', sourceChanged);
       let sessionsLoaded = false;
       real.input.addEventListener('change', async () => {
-        if (sessionsLoaded || !isChannel) return;
+        if (sessionsLoaded) return;
         sessionsLoaded = true;
         try {
           const list = (await api('GET', '/web/admin/units/' + unit.id + '/sessions')).sessions || [];
@@ -490,16 +483,14 @@ const TetherRouting = (() => {
       const ruleAvailable = (on) => {
         scopeRule.input.disabled = !on;
         noRule.hidden = on;
-        if (!on && isChannel) scopeList.input.checked = true;
-        if (on && !isChannel) scopeRule.input.checked = true;
-        run.disabled = !isChannel && !on;
+        if (!on) scopeList.input.checked = true;
       };
       ruleAvailable(false);
 
       const payload = (scope) => {
-        const p = {};
-        if (isChannel) p.channel_id = unit.id;
-        else p.channel_id = Number(channel.value);
+        // The list decides the session's kind: a channel's routes channel
+        // sessions, a technician group's the group's private sessions.
+        const p = isChannel ? { channel_id: unit.id } : { group_id: unit.id };
         if (real.input.checked) {
           p.session_id = Number(sessionID.value);
         } else {
@@ -586,7 +577,7 @@ const TetherRouting = (() => {
             el('td', { text: i + 1 }),
             el('td', { class: 'rt-step-target', text: targetText(s.target) }),
             el('td', {}, s.filter ? el('code', { text: s.filter }) : el('span', { class: 'small', text: t('rt_no_filter') })),
-            el('td', { class: 'rt-starts', text: dur(s.starts_after) + ' · ' + (last && dur(s.wait) === '0s' ? t('rt_until_channel') : t('rt_for', { d: dur(s.wait) })) }),
+            el('td', { class: 'rt-starts', text: dur(s.starts_after) + ' · ' + (last && dur(s.wait) === '0s' ? t(isChannel ? 'rt_until_channel' : 'rt_until_group') : t('rt_for', { d: dur(s.wait) })) }),
             el('td', {}, eligible),
             el('td', {}, excluded, s.error ? el('p', { class: 'field-error', text: s.error }) : null)));
         });
@@ -595,7 +586,7 @@ const TetherRouting = (() => {
           el('thead', {}, el('tr', {}, [t('rt_step'), t('rt_target'), t('rt_filter'), t('rt_starts_after'), t('rt_eligible'), t('rt_excluded')].map((h) => el('th', { scope: 'col', text: h })))),
           tb));
       } else if (!d.matched) {
-        box.append(el('p', { class: 'small', text: t('rt_dry_plain') }));
+        box.append(el('p', { class: 'small', text: t(isChannel ? 'rt_dry_plain' : 'rt_dry_plain_group') }));
       }
       return box;
     }
