@@ -90,3 +90,6 @@ func hubLifecycle(ctx context.Context, svc *sessions.Service, tech org.Actor, ip
 	}
 	return nil
 }
+
+func sessionsPrivate() sessions.PrivateInput { return sessions.PrivateInput{} }
+func sessionsClient() sessions.Client        { return sessions.Client{} }

@@ -46,20 +46,6 @@ func (s *Service) Dispatch(ctx context.Context, id int64) error {
 		return err
 	}
 	techs = s.route(ctx, cur, techs)
-	var cands []queue.Candidate
-	for _, t := range techs {
-		c, ok, err := s.Dispatcher.Candidate(ctx, t)
-		if err != nil {
-			return err
-		}
-		if ok {
-			cands = append(cands, c)
-		}
-	}
-	available := false
-	for _, c := range cands {
-		available = available || c.Status == queue.StatusOnline
-	}
 	unit := cur.QueueID
 	if cur.QueueKind != QueueChannel && cur.TechGroupID != nil {
 		unit = *cur.TechGroupID
@@ -68,18 +54,37 @@ func (s *Service) Dispatch(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	switch wh.Decide(s.now(), available) {
+	autoStart, maxActive := false, 0
+	if cur.QueueKind == QueueChannel {
+		if autoStart, maxActive, err = s.Dispatcher.AutoStart(ctx, cur.QueueID); err != nil {
+			return err
+		}
+	}
+	now := s.now()
+	// Who is available matters only to auto-start and to a behaviour that
+	// differs when nobody is: otherwise the technicians are not looked up.
+	var cands []queue.Candidate
+	available := false
+	if autoStart || (wh.Open(now) && wh.DuringHoursNoTech != queue.BehaviourKeep) {
+		for _, t := range techs {
+			c, ok, err := s.Dispatcher.Candidate(ctx, t)
+			if err != nil {
+				return err
+			}
+			if ok {
+				cands = append(cands, c)
+				available = available || c.Status == queue.StatusOnline
+			}
+		}
+	}
+	switch wh.Decide(now, available) {
 	case queue.BehaviourEnd:
 		return s.endNoTechnician(ctx, id, wh.EndURL)
 	case queue.BehaviourEmail:
 		s.mailOnce(ctx, cur, techs)
 	}
-	if !available || cur.QueueKind != QueueChannel {
+	if !available || !autoStart {
 		return nil
-	}
-	on, maxActive, err := s.Dispatcher.AutoStart(ctx, cur.QueueID)
-	if err != nil || !on {
-		return err
 	}
 	tech, ok := queue.PickLeastBusy(cands, maxActive)
 	if !ok {
@@ -161,10 +166,13 @@ func (s *Service) mailOnce(ctx context.Context, v Session, techs []int64) {
 	}
 }
 
-// DispatchWaiting re-dispatches every waiting session, e.g. when a
-// technician comes online, in pick order: auto-start gives a technician who
+// DispatchWaiting re-dispatches the sessions waiting in channel queues (the
+// ones auto-start may give away), e.g. when a technician comes online or
+// finishes a session, in pick order: auto-start gives a technician who
 // becomes free the highest-priority session first, then the one waiting
-// longest.
+// longest. Sessions in a technician's or a group's queue were dispatched
+// when they started waiting, and more availability changes nothing for
+// them.
 func (s *Service) DispatchWaiting(ctx context.Context) error {
 	ids, err := s.waitingInPickOrder(ctx)
 	if err != nil {
@@ -178,11 +186,12 @@ func (s *Service) DispatchWaiting(ctx context.Context) error {
 	return nil
 }
 
-// waitingInPickOrder lists the waiting sessions in pickOrder.
+// waitingInPickOrder lists the sessions waiting in channel queues in
+// pickOrder.
 func (s *Service) waitingInPickOrder(ctx context.Context) ([]int64, error) {
 	var rows []row
 	if err := s.DB.NewSelect().Model(&rows).Column("id", "state", "queue_kind", "queue_id", "aggregate").
-		Where("state = ?", session.Waiting).Scan(ctx); err != nil {
+		Where("state = ? AND queue_kind = ?", session.Waiting, QueueChannel).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list waiting sessions: %w", err)
 	}
 	if len(rows) == 0 {

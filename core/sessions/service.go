@@ -255,22 +255,46 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, r *row, agg *session.Se
 
 // record writes what goes with a saved state change: the outbox event, the
 // system message and the timers (fresh: the session was just inserted and
-// has none to cancel).
+// has none to cancel). The change's event and the system message's own
+// event go into the outbox in one statement.
 func (s *Service) record(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change, fresh bool) error {
-	if err := s.event(ctx, tx, r.ID, ch, now); err != nil {
+	events, err := eventOf(r.ID, ch, now)
+	if err != nil {
 		return err
 	}
 	if ch.system != "" && s.Log != nil {
-		if err := s.Log.AppendSystem(ctx, tx, r.ID, ch.system, map[string]any{"event": ch.event, "state": agg.State}); err != nil {
+		held := &heldEvents{}
+		if err := s.Log.AppendSystem(context.WithValue(ctx, heldEventsKey{}, held), tx, r.ID, ch.system,
+			map[string]any{"event": ch.event, "state": agg.State}); err != nil {
 			return fmt.Errorf("system message: %w", err)
 		}
+		events = append(events, held.rows...)
+	}
+	if err := s.writeEvents(ctx, tx, events); err != nil {
+		return err
 	}
 	return s.arm(ctx, tx, r, agg, fresh)
 }
 
+// heldEvents collects the outbox events AppendEvent is asked for while
+// record appends a system message, so that record writes them with its own.
+type heldEvents struct{ rows []eventRow }
+
+type heldEventsKey struct{}
+
+// event writes the change's outbox event, if it has one.
 func (s *Service) event(ctx context.Context, db bun.IDB, id int64, ch change, now time.Time) error {
+	events, err := eventOf(id, ch, now)
+	if err != nil {
+		return err
+	}
+	return s.writeEvents(ctx, db, events)
+}
+
+// eventOf is the change's outbox event: none, or one.
+func eventOf(id int64, ch change, now time.Time) ([]eventRow, error) {
 	if ch.event == "" {
-		return nil
+		return nil, nil
 	}
 	payload := ch.payload
 	if payload == nil {
@@ -278,22 +302,27 @@ func (s *Service) event(ctx context.Context, db bun.IDB, id int64, ch change, no
 	}
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	return s.writeEvent(ctx, db, eventRow{SessionID: id, Type: ch.event, ActorID: ch.actorID, Payload: string(b), At: now})
+	return []eventRow{{SessionID: id, Type: ch.event, ActorID: ch.actorID, Payload: string(b), At: now}}, nil
 }
 
-// writeEvent inserts an outbox row and hands it to the Outbox in the same
-// transaction.
-func (s *Service) writeEvent(ctx context.Context, db bun.IDB, e eventRow) error {
-	if _, err := db.NewInsert().Model(&e).Returning("id").Exec(ctx); err != nil {
-		return fmt.Errorf("write outbox event %s: %w", e.Type, err)
+// writeEvents inserts outbox rows in one statement, in order, and hands
+// them to the Outbox in the same transaction.
+func (s *Service) writeEvents(ctx context.Context, db bun.IDB, events []eventRow) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
+		return fmt.Errorf("write outbox event %s: %w", events[0].Type, err)
 	}
 	if s.Outbox == nil {
 		return nil
 	}
-	if err := s.Outbox.Written(ctx, db, e.event()); err != nil {
-		return fmt.Errorf("outbox event %s: %w", e.Type, err)
+	for _, e := range events {
+		if err := s.Outbox.Written(ctx, db, e.event()); err != nil {
+			return fmt.Errorf("outbox event %s: %w", e.Type, err)
+		}
 	}
 	return nil
 }
@@ -434,5 +463,10 @@ func (s *Service) AppendEvent(ctx context.Context, db bun.IDB, sessionID int64, 
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	return s.writeEvent(ctx, db, eventRow{SessionID: sessionID, Type: eventType, ActorID: actorID, Payload: string(b), At: s.now()})
+	e := eventRow{SessionID: sessionID, Type: eventType, ActorID: actorID, Payload: string(b), At: s.now()}
+	if held, ok := ctx.Value(heldEventsKey{}).(*heldEvents); ok {
+		held.rows = append(held.rows, e)
+		return nil
+	}
+	return s.writeEvents(ctx, db, []eventRow{e})
 }
