@@ -263,14 +263,23 @@ func (s *Service) routeStep(ctx context.Context, v Session, techs []int64) ([]in
 		} else {
 			next.Step = -1
 		}
-	} else {
+	}
+	evaluated := false
+	if prev == nil || prev.QueueKind != v.QueueKind || prev.QueueID != v.QueueID {
 		d := router.Route(rules, env, cands)
 		if d.Matched {
 			rule = findRule(rules, d.RuleID)
 			next.RuleID, next.RuleName, next.Priority, next.Step = d.RuleID, d.RuleName, d.SessionPriority, 0
+			if len(d.Steps) > 0 {
+				// Route evaluated the first step already.
+				next.Eligible, evaluated = d.Steps[0].Eligible, true
+				if next.Eligible == nil {
+					next.Eligible = []int64{}
+				}
+			}
 		}
 	}
-	if rule != nil && next.Step >= 0 {
+	if rule != nil && next.Step >= 0 && !evaluated {
 		ids, err := router.Eligible(rule, next.Step, env, cands)
 		if err != nil {
 			next.Step = -1 // a later step's filter failed: the plain assignment applies
