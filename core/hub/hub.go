@@ -181,7 +181,29 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 // Run works the hub's background jobs (the durable session timers) until
 // ctx ends.
 func (h *Hub) Run(ctx context.Context) {
+	go h.prune(ctx)
 	h.Timers.Run(ctx, h.Sessions.FireTimer)
+}
+
+// PruneEvery is how often the hub deletes records no longer needed (PIN
+// attempts past the throttle's window).
+const PruneEvery = 10 * time.Minute
+
+func (h *Hub) prune(ctx context.Context) {
+	t := time.NewTicker(PruneEvery)
+	defer t.Stop()
+	for {
+		if n, err := h.Sessions.PrunePINAttempts(ctx); err != nil && ctx.Err() == nil {
+			h.log.Warn("prune PIN attempts", "error", err)
+		} else if n > 0 {
+			h.log.Debug("pruned PIN attempts", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Shutdown closes the relay's websockets (clients reconnect and resume once

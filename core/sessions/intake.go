@@ -249,6 +249,17 @@ func (s *Service) recordPIN(ctx context.Context, ip netip.Addr, ok bool) {
 	}
 }
 
+// PrunePINAttempts deletes the PIN attempts too old to count against any
+// address (older than the throttle's window) and returns how many went.
+func (s *Service) PrunePINAttempts(ctx context.Context) (int64, error) {
+	res, err := s.DB.NewDelete().Model((*attemptRow)(nil)).Where("at <= ?", s.now().Add(-s.limit().Window)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune PIN attempts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // ChannelForm is what a customer posts on a channel's form (CH-4, SESS-7).
 type ChannelForm struct {
 	Fields Fields `json:"fields"`

@@ -164,6 +164,22 @@ func TestPINGuessingIsThrottledPerIP(t *testing.T) {
 		if _, err := w.svc.JoinByPIN(ctx, wrong, w.ip, sessions.Client{}); !fault.IsKind(err, fault.NotFound) {
 			t.Fatalf("after the window: %v", err)
 		}
+		// Pruning removes the five attempts past the window, keeps the one
+		// still in it, and keeps counting it.
+		if n, err := w.svc.PrunePINAttempts(ctx); err != nil || n != 5 {
+			t.Fatalf("pruned %d (%v), want the 5 attempts past the window", n, err)
+		}
+		if n, err := db.NewSelect().Table("pin_attempts").Count(ctx); err != nil || n != 1 {
+			t.Fatalf("%d attempts left (%v), want 1", n, err)
+		}
+		for i := range 4 {
+			if _, err := w.svc.JoinByPIN(ctx, wrong, w.ip, sessions.Client{}); !fault.IsKind(err, fault.NotFound) {
+				t.Fatalf("guess %d after pruning: %v", i, err)
+			}
+		}
+		if _, err := w.svc.JoinByPIN(ctx, wrong, w.ip, sessions.Client{}); !fault.IsKind(err, fault.TooMany) {
+			t.Fatalf("sixth guess in the window after pruning: %v", err)
+		}
 	})
 }
 
