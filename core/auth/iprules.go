@@ -137,6 +137,25 @@ func (r IPRules) Allows(ip netip.Addr) bool {
 	return allow
 }
 
+// ThrottleKey is what guess throttles count attempts by: an IPv4 address
+// itself, and for IPv6 the /64 network it is in, since one subscriber
+// usually gets a whole /64 and could otherwise move to a fresh address for
+// every guess. "" for no address.
+func ThrottleKey(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return ip.String()
+	}
+	return p.String()
+}
+
 // ClientIP is the peer address of a request, the address IP rules and
 // throttles are checked against. Tether does not trust forwarding headers:
 // put the hub behind a proxy only with one that terminates on the same host.

@@ -118,3 +118,23 @@ func TestIPExceptionPrefix(t *testing.T) {
 	_, err := IPException{Network: "5.5.5.5", Mask: "255.255.0.255"}.Prefix()
 	assertField(t, err, "mask", badMask)
 }
+
+func TestThrottleKey(t *testing.T) {
+	for _, tt := range []struct{ ip, want string }{
+		{"", ""},
+		{"192.0.2.7", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"}, // IPv4-mapped counts as the IPv4 address
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"}, // same /64, same key
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},                  // the next /64 is another
+		{"fe80::1%eth0", "fe80::/64"},
+	} {
+		var ip netip.Addr
+		if tt.ip != "" {
+			ip = netip.MustParseAddr(tt.ip)
+		}
+		if got := ThrottleKey(ip); got != tt.want {
+			t.Errorf("ThrottleKey(%q) = %q, want %q", tt.ip, got, tt.want)
+		}
+	}
+}

@@ -104,7 +104,7 @@ func (t *Throttle) limits() ThrottleLimits {
 func (t *Throttle) Begin(ctx context.Context, email string, ip netip.Addr) (Attempt, error) {
 	email = normalizeEmail(email)
 	now := clockNow(t.Now)
-	row := attemptRow{Email: email, IP: ipString(ip), Reason: ReasonPending, At: now}
+	row := attemptRow{Email: email, IP: ThrottleKey(ip), Reason: ReasonPending, At: now}
 	if _, err := t.DB.NewInsert().Model(&row).Returning("id").Exec(ctx); err != nil {
 		return Attempt{}, fmt.Errorf("record sign-in attempt: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/session"
@@ -230,7 +231,7 @@ func (s *Service) checkPINThrottle(ctx context.Context, ip netip.Addr) error {
 	since := s.now().Add(-l.Window)
 	var oldest []time.Time
 	err := s.DB.NewSelect().Model((*attemptRow)(nil)).Column("at").
-		Where("ip = ? AND success = ? AND at > ?", ip.String(), false, since).OrderExpr("at").Limit(int64(l.Failures)).Scan(ctx, &oldest)
+		Where("ip = ? AND success = ? AND at > ?", auth.ThrottleKey(ip), false, since).OrderExpr("at").Limit(int64(l.Failures)).Scan(ctx, &oldest)
 	if err != nil {
 		return fmt.Errorf("count PIN attempts: %w", err)
 	}
@@ -243,7 +244,7 @@ func (s *Service) checkPINThrottle(ctx context.Context, ip netip.Addr) error {
 }
 
 func (s *Service) recordPIN(ctx context.Context, ip netip.Addr, ok bool) {
-	a := attemptRow{IP: ip.String(), Success: ok, At: s.now()}
+	a := attemptRow{IP: auth.ThrottleKey(ip), Success: ok, At: s.now()}
 	if _, err := s.DB.NewInsert().Model(&a).Exec(ctx); err != nil {
 		s.logger().Error("record PIN attempt", "error", err)
 	}

@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,37 @@ func TestPINGuessingIsThrottledPerIP(t *testing.T) {
 		}
 		if _, err := w.svc.JoinByPIN(ctx, wrong, w.ip, sessions.Client{}); !fault.IsKind(err, fault.TooMany) {
 			t.Fatalf("sixth guess in the window after pruning: %v", err)
+		}
+	})
+}
+
+// TestPINGuessingFromOneIPv6NetworkIsThrottled: moving to another address
+// of the same /64 does not buy more guesses; another /64 is another client.
+func TestPINGuessingFromOneIPv6NetworkIsThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		w.svc.PINLimit = sessions.PINLimit{Window: time.Hour, Failures: 3}
+		c, err := w.svc.CreatePrivate(ctx, w.actor(w.techA1), sessions.PrivateInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := "000000"
+		if c.PIN == wrong {
+			wrong = "000001"
+		}
+		addr := netip.MustParseAddr("2001:db8:7:7::1")
+		for i := range 3 {
+			if _, err := w.svc.JoinByPIN(ctx, wrong, addr, sessions.Client{}); !fault.IsKind(err, fault.NotFound) {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+			addr = addr.Next() // a fresh address for every guess
+		}
+		if _, err := w.svc.JoinByPIN(ctx, c.PIN, addr, sessions.Client{}); !fault.IsKind(err, fault.TooMany) {
+			t.Fatalf("fourth guess from the same /64: %v, want too many attempts", err)
+		}
+		if _, err := w.svc.JoinByPIN(ctx, c.PIN, netip.MustParseAddr("2001:db8:7:8::1"), sessions.Client{}); err != nil {
+			t.Fatalf("another /64: %v", err)
 		}
 	})
 }
