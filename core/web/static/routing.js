@@ -295,7 +295,7 @@ const TetherRouting = (() => {
         el('h4', { text: t('rt_steps') }),
         el('p', { class: 'small', text: t('rt_steps_help') }),
         el('p', { class: 'small help', id: 'rt-filter-help', text: t('rt_filter') + ': ' + t('rt_filter_help') }),
-        el('p', { class: 'small help', id: 'rt-wait-help', text: t('rt_wait') + ': ' + t('rt_wait_help') }),
+        el('p', { class: 'small help', id: 'rt-wait-help', text: t('rt_wait') + ': ' + t(isChannel ? 'rt_wait_help' : 'rt_wait_help_group') }),
         stepsList, stepsErr, addStep,
         formError, status,
         el('div', { class: 'actions' }, save,
