@@ -130,13 +130,7 @@ func TestNoTechnicianEmail(t *testing.T) {
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		e.technician(m, g, "one@example.com")
 		e.technician(m, g, "two@example.com")
-		var chans struct {
-			Channels []struct {
-				ID int64 `json:"id"`
-			} `json:"channels"`
-		}
-		e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
-		ch := itoa(chans.Channels[0].ID)
+		ch := e.firstChannel(m)
 		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
 		r := e.do("PUT", "/api/v1/units/"+ch+"/settings/working_hours", m, map[string]any{"value": map[string]any{
 			"enabled": true, "time_zone": "UTC", "start": "08:00", "end": "18:00", "days": []string{"mon", "tue", "wed", "thu", "fri"},

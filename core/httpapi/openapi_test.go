@@ -250,13 +250,7 @@ func TestOpenAPIDescribesSessionResponses(t *testing.T) {
 	for _, tok := range []string{tina, tom} {
 		e.do("PUT", "/api/v1/me/status", tok, map[string]string{"status": "online"})
 	}
-	var chans struct {
-		Channels []struct {
-			ID int64 `json:"id"`
-		} `json:"channels"`
-	}
-	e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
-	ch := itoa(chans.Channels[0].ID)
+	ch := e.firstChannel(m)
 	e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
 	e.create(m, "/api/v1/channels/"+ch+"/routing-rules", map[string]any{"name": "Urgent first", "enabled": true,
 		"when": `session.tracking_id == "URGENT"`,

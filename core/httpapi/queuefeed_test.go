@@ -17,13 +17,7 @@ func TestLiveQueue(t *testing.T) {
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		_, ann := e.technician(m, g, "ann@example.com")
 		_, bob := e.technician(m, g, "bob@example.com")
-		var chans struct {
-			Channels []struct {
-				ID int64 `json:"id"`
-			} `json:"channels"`
-		}
-		e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
-		ch := itoa(chans.Channels[0].ID)
+		ch := e.firstChannel(m)
 		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
 
 		live := e.dial("/api/v1/queue/live", ann)

@@ -64,13 +64,7 @@ func TestRoutingRulesOverTheAPI(t *testing.T) {
 		for _, tok := range []string{printer, plain, wide} {
 			e.do("PUT", "/api/v1/me/status", tok, map[string]string{"status": "online"})
 		}
-		var chans struct {
-			Channels []struct {
-				ID int64 `json:"id"`
-			} `json:"channels"`
-		}
-		e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
-		ch := itoa(chans.Channels[0].ID)
+		ch := e.firstChannel(m)
 		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+level1, m, nil)
 
 		bad := map[string]any{"name": "bad", "enabled": true, "when": "session.platfrm == \"x\"",

@@ -15,6 +15,21 @@ import (
 )
 
 // technician creates a group and a technician with a known password, signed in.
+// firstChannel is the ID of the organisation's first channel.
+func (e *env) firstChannel(master string) string {
+	e.t.Helper()
+	var chans struct {
+		Channels []struct {
+			ID int64 `json:"id"`
+		} `json:"channels"`
+	}
+	e.do("GET", "/api/v1/channels", master, nil).json(e.t, &chans)
+	if len(chans.Channels) == 0 {
+		e.t.Fatal("no channel")
+	}
+	return itoa(chans.Channels[0].ID)
+}
+
 func (e *env) technician(master, group, email string) (int64, string) {
 	e.t.Helper()
 	id := e.create(master, "/api/v1/members", map[string]any{"role": "technician", "group_id": atoi(group), "name": email, "nickname": "Nick " + email, "email": email, "password": "Tech-Pass-99"})
@@ -109,13 +124,7 @@ func TestSessionFlowsOverTheAPI(t *testing.T) {
 		}
 
 		// Channel session with terms; Channel 1 is given to the group.
-		var chans struct {
-			Channels []struct {
-				ID int64 `json:"id"`
-			} `json:"channels"`
-		}
-		e.do("GET", "/api/v1/channels", m, nil).json(t, &chans)
-		ch := itoa(chans.Channels[0].ID)
+		ch := e.firstChannel(m)
 		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
 		if r := e.do("PUT", "/api/v1/units/"+ch+"/settings/terms", m, map[string]any{"value": map[string]any{"enabled": true, "text": "Be nice", "force_scroll": true}}); r.Status != 200 {
 			t.Fatalf("terms: %d %s", r.Status, r.Body)

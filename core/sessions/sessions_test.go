@@ -132,26 +132,34 @@ func TestPINCodes(t *testing.T) {
 	})
 }
 
+// throttledWorld allows failures wrong PINs per address an hour and holds
+// one live code, c, and a code that is not it.
+func throttledWorld(t *testing.T, db *bun.DB, failures int) (w *world, c sessions.Created, wrong string) {
+	t.Helper()
+	w = newWorld(t, db)
+	w.svc.PINLimit = sessions.PINLimit{Window: time.Hour, Failures: failures}
+	c, err := w.svc.CreatePrivate(context.Background(), w.actor(w.techA1), sessions.PrivateInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong = "000000"
+	if c.PIN == wrong {
+		wrong = "000001"
+	}
+	return w, c, wrong
+}
+
 func TestPINGuessingIsThrottledPerIP(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		w := newWorld(t, db)
-		w.svc.PINLimit = sessions.PINLimit{Window: time.Hour, Failures: 5}
-		c, err := w.svc.CreatePrivate(ctx, w.actor(w.techA1), sessions.PrivateInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wrong := "000000"
-		if c.PIN == wrong {
-			wrong = "000001"
-		}
+		w, c, wrong := throttledWorld(t, db, 5)
 		for i := range 5 {
 			if _, err := w.svc.JoinByPIN(ctx, wrong, w.ip, sessions.Client{}); !fault.IsKind(err, fault.NotFound) {
 				t.Fatalf("guess %d: %v", i, err)
 			}
 		}
 		// Locked now, even with the right code.
-		_, err = w.svc.JoinByPIN(ctx, c.PIN, w.ip, sessions.Client{})
+		_, err := w.svc.JoinByPIN(ctx, c.PIN, w.ip, sessions.Client{})
 		if fe, ok := fault.As(err); !ok || fe.Kind != fault.TooMany || fe.RetryAfterSeconds <= 0 {
 			t.Fatalf("sixth attempt: %v", err)
 		}
@@ -189,16 +197,7 @@ func TestPINGuessingIsThrottledPerIP(t *testing.T) {
 func TestPINGuessingFromOneIPv6NetworkIsThrottled(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		w := newWorld(t, db)
-		w.svc.PINLimit = sessions.PINLimit{Window: time.Hour, Failures: 3}
-		c, err := w.svc.CreatePrivate(ctx, w.actor(w.techA1), sessions.PrivateInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wrong := "000000"
-		if c.PIN == wrong {
-			wrong = "000001"
-		}
+		w, c, wrong := throttledWorld(t, db, 3)
 		addr := netip.MustParseAddr("2001:db8:7:7::1")
 		for i := range 3 {
 			if _, err := w.svc.JoinByPIN(ctx, wrong, addr, sessions.Client{}); !fault.IsKind(err, fault.NotFound) {
