@@ -185,18 +185,29 @@ func (h *Hub) Run(ctx context.Context) {
 	h.Timers.Run(ctx, h.Sessions.FireTimer)
 }
 
-// PruneEvery is how often the hub deletes records no longer needed (PIN
-// attempts past the throttle's window).
+// PruneEvery is how often the hub deletes records no longer needed: PIN
+// attempts past the throttle's window, and plugin deliveries that ended
+// well more than delivery.Retention ago.
 const PruneEvery = 10 * time.Minute
 
 func (h *Hub) prune(ctx context.Context) {
 	t := time.NewTicker(PruneEvery)
 	defer t.Stop()
+	type job struct {
+		what string
+		run  func(context.Context) (int64, error)
+	}
+	jobs := []job{{"PIN attempts", h.Sessions.PrunePINAttempts}}
+	if h.Plugins != nil {
+		jobs = append(jobs, job{"plugin deliveries", h.Plugins.Queue.Prune})
+	}
 	for {
-		if n, err := h.Sessions.PrunePINAttempts(ctx); err != nil && ctx.Err() == nil {
-			h.log.Warn("prune PIN attempts", "error", err)
-		} else if n > 0 {
-			h.log.Debug("pruned PIN attempts", "count", n)
+		for _, j := range jobs {
+			if n, err := j.run(ctx); err != nil && ctx.Err() == nil {
+				h.log.Warn("prune", "what", j.what, "error", err)
+			} else if n > 0 {
+				h.log.Debug("pruned", "what", j.what, "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

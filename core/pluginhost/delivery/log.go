@@ -185,3 +185,21 @@ func utcPtr(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Retention is how long the delivery log keeps deliveries that ended well
+// (delivered, or skipped by the plugin); failed ones stay until replayed.
+const Retention = 30 * 24 * time.Hour
+
+// Prune deletes the deliveries that ended well before the retention
+// period, with their attempts, and returns how many went. Failed, pending,
+// running and blocked deliveries are never pruned.
+func (q *Queue) Prune(ctx context.Context) (int64, error) {
+	before := q.now().Add(-Retention)
+	res, err := q.cfg.DB.NewDelete().TableExpr("plugin_deliveries").
+		Where("state IN ('delivered', 'skipped') AND COALESCE(delivered_at, created_at) < ?", before).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
