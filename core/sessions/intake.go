@@ -155,12 +155,9 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	// The code is looked up and locked in the join's own transaction; an
 	// expired one is ended there instead.
 	expired := false
+	unknown := fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
 	byPIN := func(ctx context.Context, tx bun.Tx) (*row, error) {
-		r, err := lockWhere(ctx, tx, "pin = ? AND state = ?", pin, session.Pending)
-		if fault.IsKind(err, fault.NotFound) {
-			return nil, fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
-		}
-		return r, err
+		return lockWhere(ctx, tx, unknown, "pin = ? AND state = ?", pin, session.Pending)
 	}
 	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (*change, error) {
 		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {
@@ -302,7 +299,7 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 	if err != nil {
 		return Joined{}, err
 	}
-	byID := func(ctx context.Context, tx bun.Tx) (*row, error) { return lockWhere(ctx, tx, "id = ?", id) }
+	byID := func(ctx context.Context, tx bun.Tx) (*row, error) { return lockByID(ctx, tx, id) }
 	return s.admit(ctx, byID, form.Client, func(context.Context, bun.Tx, *row, *session.Session, time.Time) (*change, error) { return nil, nil },
 		"session.connecting", "")
 }

@@ -158,7 +158,12 @@ type change struct {
 // event, system message and re-armed timers, all in one transaction; the
 // notifier hears of it after commit.
 func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
-	return s.mutateRow(ctx, func(ctx context.Context, tx bun.Tx) (*row, error) { return lockWhere(ctx, tx, "id = ?", id) }, fn)
+	return s.mutateRow(ctx, func(ctx context.Context, tx bun.Tx) (*row, error) { return lockByID(ctx, tx, id) }, fn)
+}
+
+// lockByID loads a session by ID and locks it for the transaction.
+func lockByID(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
+	return lockWhere(ctx, tx, fault.NotFoundf("session", "No session with id %d.", id), "id = ?", id)
 }
 
 // mutateRow is mutate with the session found and locked by load.
@@ -196,8 +201,8 @@ func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.
 }
 
 // lockWhere loads the one session matching the condition and locks it for
-// the transaction.
-func lockWhere(ctx context.Context, tx bun.Tx, where string, args ...any) (*row, error) {
+// the transaction; notFound is the error when none does.
+func lockWhere(ctx context.Context, tx bun.Tx, notFound error, where string, args ...any) (*row, error) {
 	var r row
 	q := tx.NewSelect().Model(&r).Where(where, args...).Limit(1)
 	if tx.Dialect().Name() == dialect.PG {
@@ -209,10 +214,7 @@ func lockWhere(ctx context.Context, tx bun.Tx, where string, args ...any) (*row,
 	}
 	err := q.Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		if len(args) == 1 {
-			return nil, fault.NotFoundf("session", "No session with id %v.", args[0])
-		}
-		return nil, fault.NotFoundf("session", "No such session.")
+		return nil, notFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
