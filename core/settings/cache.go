@@ -48,20 +48,18 @@ func (c *cache) get(k cacheKey, now time.Time) (resolution, bool, uint64) {
 	return resolution{}, false, c.gen
 }
 
-// put stores resolutions read under generation gen; they are dropped when
-// an invalidation came meanwhile (they may predate the change).
-func (c *cache) put(gen uint64, rs map[cacheKey]resolution) {
+// put stores a resolution read under generation gen; it is dropped when an
+// invalidation came meanwhile (it may predate the change).
+func (c *cache) put(gen uint64, k cacheKey, r resolution) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if c.entries == nil || len(c.entries) > maxCacheEntries {
-		c.entries = make(map[cacheKey]resolution, len(rs))
+	if c.entries == nil || len(c.entries) >= maxCacheEntries {
+		c.entries = make(map[cacheKey]resolution)
 	}
-	for k, r := range rs {
-		c.entries[k] = r
-	}
+	c.entries[k] = r
 }
 
 func (c *cache) invalidate() {

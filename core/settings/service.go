@@ -95,9 +95,8 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 		return Effective{}, err
 	}
 	if s.CacheTTL > 0 {
-		expires := time.Now().Add(s.CacheTTL)
-		rs[0].expires = expires
-		s.cache.put(gen, map[cacheKey]resolution{{unitID, sec.Name}: rs[0]})
+		rs[0].expires = time.Now().Add(s.CacheTTL)
+		s.cache.put(gen, cacheKey{unitID, sec.Name}, rs[0])
 	}
 	return effective(sec, rs[0])
 }
