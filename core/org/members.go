@@ -446,18 +446,18 @@ type Credentials struct {
 // CredentialsByEmail looks a member up by sign-in e-mail; NotFound if none.
 func (s *Service) CredentialsByEmail(ctx context.Context, email string) (Credentials, error) {
 	return s.credentials(ctx, fault.NotFoundf("member", "No member with that e-mail address."),
-		"m.email = ?", normaliseEmail(email))
+		credentialsByEmail, normaliseEmail(email))
 }
 
 // CredentialsByID is CredentialsByEmail by member id.
 func (s *Service) CredentialsByID(ctx context.Context, id int64) (Credentials, error) {
-	return s.credentials(ctx, fault.NotFoundf("member", "No member with id %d.", id), "m.node_id = ?", id)
+	return s.credentials(ctx, fault.NotFoundf("member", "No member with id %d.", id), credentialsByID, id)
 }
 
 // CredentialsBySSOID looks a member up by SSO ID (AUTH-3).
 func (s *Service) CredentialsBySSOID(ctx context.Context, ssoID string) (Credentials, error) {
 	return s.credentials(ctx, fault.NotFoundf("member", "No member with that SSO ID."),
-		"m.sso_id = ? AND m.sso_id <> ''", ssoID)
+		credentialsBySSOID, ssoID)
 }
 
 // memberNode is a member with its node's columns: credentials are read on
@@ -470,12 +470,21 @@ type memberNode struct {
 	ParentID  *int64 `bun:"parent_id"`
 }
 
-func (s *Service) credentials(ctx context.Context, notFound error, where string, arg any) (Credentials, error) {
+// credentialsOf makes a statement that reads a member's credentials.
+func credentialsOf(where string) *store.Statement {
+	return store.NewStatement(`SELECT m.*, n.kind, n.name, n.enabled, n.parent_id FROM members AS m
+	JOIN nodes AS n ON n.id = m.node_id WHERE ` + where + ` LIMIT 1`)
+}
+
+var (
+	credentialsByID    = credentialsOf("m.node_id = ?")
+	credentialsBySSOID = credentialsOf("m.sso_id = ? AND m.sso_id <> ''")
+	credentialsByEmail = credentialsOf("m.email = ?")
+)
+
+func (s *Service) credentials(ctx context.Context, notFound error, stmt *store.Statement, arg any) (Credentials, error) {
 	var m memberNode
-	err := s.DB.NewSelect().Model((*memberRow)(nil)).ColumnExpr("m.*").
-		ColumnExpr("n.kind, n.name, n.enabled, n.parent_id").
-		Join("JOIN nodes AS n ON n.id = m.node_id").
-		Where(where, arg).Limit(1).Scan(ctx, &m)
+	err := stmt.Scan(ctx, s.DB, &m, arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Credentials{}, notFound
 	}

@@ -116,24 +116,33 @@ ON CONFLICT (member_id) DO UPDATE SET
 // Activity records a technician's action (a chat message, a pick-up, a
 // console command): it resets their idle time.
 func (p *Presence) Activity(ctx context.Context, memberID int64) error {
-	return p.touch(ctx, memberID, "last_activity_at", "record activity of")
+	return p.touch(ctx, memberID, touchActivity, "record activity of")
 }
 
 // SessionEnded records that one of the technician's sessions ended.
 func (p *Presence) SessionEnded(ctx context.Context, memberID int64) error {
-	return p.touch(ctx, memberID, "last_session_end_at", "record session end of")
+	return p.touch(ctx, memberID, touchSessionEnd, "record session end of")
 }
 
 // touch sets one timestamp column to now, creating an offline row if the
-// technician has none yet. column is one of two constants, never input.
-func (p *Presence) touch(ctx context.Context, memberID int64, column, what string) error {
+// technician has none yet.
+func (p *Presence) touch(ctx context.Context, memberID int64, stmt *store.Statement, what string) error {
 	now := p.now()
-	_, err := p.DB.NewRaw(`INSERT INTO technician_presence (member_id, chosen_status, `+column+`, updated_at)
-VALUES (?, 'offline', ?, ?)
-ON CONFLICT (member_id) DO UPDATE SET `+column+` = excluded.`+column+`, updated_at = excluded.updated_at`,
-		memberID, now, now).Exec(ctx)
+	_, err := stmt.Exec(ctx, p.DB, memberID, now, now)
 	return p.wrap(err, what, memberID)
 }
+
+// touchColumn is touch's statement for one of two constant columns, never input.
+func touchColumn(column string) *store.Statement {
+	return store.NewStatement(`INSERT INTO technician_presence (member_id, chosen_status, ` + column + `, updated_at)
+VALUES (?, 'offline', ?, ?)
+ON CONFLICT (member_id) DO UPDATE SET ` + column + ` = excluded.` + column + `, updated_at = excluded.updated_at`)
+}
+
+var (
+	touchActivity   = touchColumn("last_activity_at")
+	touchSessionEnd = touchColumn("last_session_end_at")
+)
 
 // Get returns a technician's presence; one who never had any is offline.
 func (p *Presence) Get(ctx context.Context, memberID int64) (PresenceRow, error) {

@@ -115,11 +115,7 @@ func (t *Timers) Schedule(ctx context.Context, db bun.IDB, sessionID int64, kind
 	if due.Sub(t.now()) < t.interval() {
 		t.soon.Store(true)
 	}
-	_, err := t.idb(db).NewRaw(`INSERT INTO session_timers (session_id, kind, due_at, fired_at, attempts, last_error)
-VALUES (?, ?, ?, NULL, 0, '')
-ON CONFLICT (session_id, kind) DO UPDATE SET
-	due_at = excluded.due_at, fired_at = NULL, attempts = 0, last_error = ''`,
-		sessionID, kind, due).Exec(ctx)
+	_, err := scheduleTimer.Exec(ctx, t.idb(db), sessionID, kind, due)
 	if err != nil {
 		if store.IsForeignKeyViolation(err) {
 			return fmt.Errorf("schedule %s timer: no session %d: %w", kind, sessionID, err)
@@ -135,17 +131,33 @@ func (t *Timers) Cancel(ctx context.Context, db bun.IDB, sessionID int64, kinds 
 	if len(kinds) == 0 {
 		return nil
 	}
-	q := t.idb(db).NewDelete().Model((*Timer)(nil)).Where("session_id = ?", sessionID)
-	if len(kinds) == 1 {
-		q = q.Where("kind = ?", kinds[0])
-	} else {
-		q = q.Where("kind IN (?)", bun.In(kinds))
+	args := make([]any, 0, 1+len(kinds))
+	args = append(args, sessionID)
+	for _, k := range kinds {
+		args = append(args, k)
 	}
-	if _, err := q.Exec(ctx); err != nil {
+	if _, err := cancelTimers(len(kinds)).Exec(ctx, t.idb(db), args...); err != nil {
 		return fmt.Errorf("cancel %s timer of session %d: %w", strings.Join(kinds, ", "), sessionID, err)
 	}
 	return nil
 }
+
+var scheduleTimer = store.NewStatement(`INSERT INTO session_timers (session_id, kind, due_at, fired_at, attempts, last_error)
+VALUES (?, ?, ?, NULL, 0, '')
+ON CONFLICT (session_id, kind) DO UPDATE SET
+	due_at = excluded.due_at, fired_at = NULL, attempts = 0, last_error = ''`)
+
+// cancelTimers deletes a session's timers of n kinds; one Statement per n.
+func cancelTimers(n int) *store.Statement {
+	if s, ok := timerCancels.Load(n); ok {
+		return s.(*store.Statement)
+	}
+	s, _ := timerCancels.LoadOrStore(n, store.NewStatement(`DELETE FROM session_timers WHERE session_id = ? AND kind IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`))
+	return s.(*store.Statement)
+}
+
+var timerCancels sync.Map
 
 // CancelAll removes every timer of the session, e.g. when it ends.
 func (t *Timers) CancelAll(ctx context.Context, db bun.IDB, sessionID int64) error {

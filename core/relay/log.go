@@ -284,34 +284,29 @@ func normalize(m *Message) error {
 // never conflicts.
 func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
 	for range maxSeqAttempts {
-		rows, err := tx.QueryContext(ctx, `INSERT INTO session_messages
-			(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
-			SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM session_messages WHERE session_id = ?
-			ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`,
-			m.SessionID, m.Kind, m.SenderKind, m.SenderID, m.Audience, m.Body, string(m.Payload), m.CreatedAt, m.SessionID)
-		if err != nil {
-			return 0, err
-		}
 		var seq int64
-		found := rows.Next()
-		if found {
-			err = rows.Scan(&seq)
-		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
+		err := insertNextMessage.Scan(ctx, tx, &seq,
+			m.SessionID, m.Kind, m.SenderKind, m.SenderID, m.Audience, m.Body, string(m.Payload), m.CreatedAt, m.SessionID)
 		if err == nil {
-			err = rows.Err()
-		}
-		if err != nil {
-			return 0, err
-		}
-		if found {
 			return seq, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
 		}
 	}
 	return 0, fmt.Errorf("no free seq after %d attempts", maxSeqAttempts)
 }
+
+// insertNextMessage is insertNext's statement. PostgreSQL types its select
+// list's parameters from the target columns only through the casts.
+var insertNextMessage = store.NewStatementPG(`INSERT INTO session_messages
+	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+	SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM session_messages WHERE session_id = ?
+	ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`, `INSERT INTO session_messages
+	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz
+	FROM session_messages WHERE session_id = ?
+	ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`)
 
 // errDuplicate rolls back an append whose client_msg_id was already stored.
 var errDuplicate = errors.New("duplicate client_msg_id")

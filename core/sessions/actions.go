@@ -29,12 +29,11 @@ var activeStates = []session.State{session.Active, session.OnHold, session.Reboo
 
 // ActiveCount counts the sessions a technician works on now.
 func (s *Service) ActiveCount(ctx context.Context, technicianID int64) (int, error) {
-	n, err := s.DB.NewSelect().Model((*row)(nil)).
-		Where("technician_id = ? AND state IN (?)", technicianID, bun.In(activeStates)).Count(ctx)
-	if err != nil {
+	var n int
+	if err := countActive.Scan(ctx, s.DB, &n, technicianID); err != nil {
 		return 0, fmt.Errorf("count active sessions of %d: %w", technicianID, err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // technician is a member acting on sessions, with their group.
@@ -169,12 +168,11 @@ func (s *Service) checkCapacity(ctx context.Context, db bun.IDB, t technician) e
 	if err != nil {
 		return err
 	}
-	n, err := db.NewSelect().Model((*row)(nil)).
-		Where("technician_id = ? AND state IN (?)", techID, bun.In(activeStates)).Count(ctx)
-	if err != nil {
+	var n int
+	if err := countActive.Scan(ctx, db, &n, techID); err != nil {
 		return fmt.Errorf("count active sessions: %w", err)
 	}
-	if int(n) >= max {
+	if n >= max {
 		return fault.New(fault.Conflict, "too_many_active_sessions",
 			"You already have %d active sessions, the most your group allows.", n)
 	}

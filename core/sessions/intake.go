@@ -157,7 +157,7 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	expired := false
 	unknown := fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
 	byPIN := func(ctx context.Context, tx bun.Tx) (*row, error) {
-		return lockWhere(ctx, tx, unknown, "pin = ? AND state = ?", pin, session.Pending)
+		return lock(ctx, tx, lockSessionByPIN, unknown, pin, string(session.Pending))
 	}
 	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (*change, error) {
 		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {
@@ -227,8 +227,7 @@ func (s *Service) checkPINThrottle(ctx context.Context, ip netip.Addr) error {
 	l := s.limit()
 	since := s.now().Add(-l.Window)
 	var oldest []time.Time
-	err := s.DB.NewSelect().Model((*attemptRow)(nil)).Column("at").
-		Where("ip = ? AND success = ? AND at > ?", auth.ThrottleKey(ip), false, since).OrderExpr("at").Limit(int64(l.Failures)).Scan(ctx, &oldest)
+	err := recentPINFailures.Scan(ctx, s.DB, &oldest, auth.ThrottleKey(ip), false, since, l.Failures)
 	if err != nil {
 		return fmt.Errorf("count PIN attempts: %w", err)
 	}

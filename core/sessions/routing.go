@@ -120,7 +120,7 @@ func (r *routeRow) priority(q *row) int {
 
 func (s *Service) routeOf(ctx context.Context, db bun.IDB, id int64) (*routeRow, error) {
 	var r routeRow
-	err := db.NewSelect().Model(&r).Where("session_id = ?", id).Scan(ctx)
+	err := routeOfSession.Scan(ctx, db, &r, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

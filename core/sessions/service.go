@@ -16,11 +16,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/session"
+	"github.com/tetherhq/tether/core/store"
 )
 
 // Timers keeps the durable timers of a session (core/queue implements it).
@@ -163,7 +163,7 @@ func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Cont
 
 // lockByID loads a session by ID and locks it for the transaction.
 func lockByID(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
-	return lockWhere(ctx, tx, fault.NotFoundf("session", "No session with id %d.", id), "id = ?", id)
+	return lock(ctx, tx, lockSessionByID, fault.NotFoundf("session", "No session with id %d.", id), id)
 }
 
 // mutateRow is mutate with the session found and locked by load.
@@ -200,19 +200,11 @@ func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.
 	return out.view(now)
 }
 
-// lockWhere loads the one session matching the condition and locks it for
-// the transaction; notFound is the error when none does.
-func lockWhere(ctx context.Context, tx bun.Tx, notFound error, where string, args ...any) (*row, error) {
+// lock loads the one session stmt finds with args and locks it for the
+// transaction; notFound is the error when none does.
+func lock(ctx context.Context, tx bun.Tx, stmt *store.Statement, notFound error, args ...any) (*row, error) {
 	var r row
-	q := tx.NewSelect().Model(&r).Where(where, args...).Limit(1)
-	if tx.Dialect().Name() == dialect.PG {
-		// NO KEY UPDATE, not UPDATE: the row's key never changes, and a plain
-		// FOR UPDATE would block the foreign-key checks of concurrent inserts
-		// that reference the session (the relay's message and outbox rows),
-		// which deadlocked with a transition appending its system message.
-		q = q.For("NO KEY UPDATE")
-	}
-	err := q.Scan(ctx)
+	err := stmt.Scan(ctx, tx, &r, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	}
@@ -229,8 +221,7 @@ func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Sess
 		return err
 	}
 	r.UpdatedAt = now
-	res, err := tx.NewUpdate().Model(r).ExcludeColumn("id", "created_at", "version", "transmitted", "tools_used").
-		Set("version = version + 1").Where("id = ? AND version = ?", r.ID, r.Version).Exec(ctx)
+	res, err := saveSession.Exec(ctx, tx, append(r.values(), r.ID, r.Version)...)
 	if err != nil {
 		return fmt.Errorf("save session %d: %w", r.ID, err)
 	}
@@ -248,8 +239,8 @@ func (s *Service) insert(ctx context.Context, tx bun.Tx, r *row, agg *session.Se
 		return err
 	}
 	r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
-	if _, err := tx.NewInsert().Model(r).Returning("id").Exec(ctx); err != nil {
-		return err
+	if err := insertSession.Scan(ctx, tx, &r.ID, append(r.values(), r.Version, r.CreatedAt)...); err != nil {
+		return fmt.Errorf("insert session: %w", err)
 	}
 	agg.ID = r.ID
 	return s.record(ctx, tx, r, agg, now, ch, true)
@@ -315,8 +306,19 @@ func (s *Service) writeEvents(ctx context.Context, db bun.IDB, events []eventRow
 	if len(events) == 0 {
 		return nil
 	}
-	if _, err := db.NewInsert().Model(&events).Returning("id").Exec(ctx); err != nil {
+	args := make([]any, 0, 5*len(events))
+	for _, e := range events {
+		args = append(args, e.SessionID, e.Type, e.ActorID, e.Payload, e.At)
+	}
+	var ids []int64
+	if err := insertEvents(len(events)).Scan(ctx, db, &ids, args...); err != nil {
 		return fmt.Errorf("write outbox event %s: %w", events[0].Type, err)
+	}
+	if len(ids) != len(events) {
+		return fmt.Errorf("write outbox event %s: %d IDs for %d rows", events[0].Type, len(ids), len(events))
+	}
+	for i := range events {
+		events[i].ID = ids[i]
 	}
 	if s.Outbox == nil {
 		return nil
@@ -402,7 +404,7 @@ func transitionFault(err error) error {
 // Get returns one session.
 func (s *Service) Get(ctx context.Context, id int64) (Session, error) {
 	var r row
-	err := s.DB.NewSelect().Model(&r).Where("id = ?", id).Scan(ctx)
+	err := sessionByID.Scan(ctx, s.DB, &r, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fault.NotFoundf("session", "No session with id %d.", id)
 	}

@@ -113,3 +113,30 @@ func TestCacheKeepsDefaults(t *testing.T) {
 		}
 	})
 }
+
+// TestCacheMissReadsTheUnit: a miss resolves every section the unit can
+// hold, so the unit's next section comes from the cache, even when another
+// node changed it meanwhile.
+func TestCacheMissReadsTheUnit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, newTree())
+		svc.CacheTTL = time.Hour
+		other := &settings.Service{DB: db, Tree: newTree(), Registry: svc.Registry}
+		if _, err := svc.Effective(ctx, chan1, "queue"); err != nil {
+			t.Fatal(err)
+		}
+		save(t, other, chan1, "welcome", `{"text":"Changed elsewhere"}`)
+		e, err := svc.Effective(ctx, chan1, "welcome")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Value.(*welcomeSettings).Text; got != "Hello" {
+			t.Fatalf("welcome text %q, want the default read with the queue section", got)
+		}
+		svc.Invalidate()
+		if e, err = svc.Effective(ctx, chan1, "welcome"); err != nil || e.Value.(*welcomeSettings).Text != "Changed elsewhere" {
+			t.Fatalf("after Invalidate: %+v, %v; want the stored text", e.Value, err)
+		}
+	})
+}

@@ -90,15 +90,36 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 	if !sec.Applies(u.Kind) {
 		return Effective{}, notApplicable(sec, u)
 	}
-	rs, err := s.resolutions(ctx, u, []Section{sec})
+	if s.CacheTTL <= 0 {
+		rs, err := s.resolutions(ctx, u, []Section{sec})
+		if err != nil {
+			return Effective{}, err
+		}
+		return effective(sec, rs[0])
+	}
+	// A miss resolves every section the unit can hold in the same three
+	// reads: a session's transitions want several of them, and they expire
+	// together.
+	var secs []Section
+	for _, other := range s.Registry.Sections() {
+		if other.Applies(u.Kind) {
+			secs = append(secs, other)
+		}
+	}
+	rs, err := s.resolutions(ctx, u, secs)
 	if err != nil {
 		return Effective{}, err
 	}
-	if s.CacheTTL > 0 {
-		rs[0].expires = time.Now().Add(s.CacheTTL)
-		s.cache.put(gen, cacheKey{unitID, sec.Name}, rs[0])
+	expires := time.Now().Add(s.CacheTTL)
+	var mine resolution
+	for i, r := range rs {
+		r.expires = expires
+		s.cache.put(gen, cacheKey{unitID, secs[i].Name}, r)
+		if secs[i].Name == sec.Name {
+			mine = r
+		}
 	}
-	return effective(sec, rs[0])
+	return effective(sec, mine)
 }
 
 // All resolves every section that applies to the unit, sorted by name.

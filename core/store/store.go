@@ -130,7 +130,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*bun.DB, error) {
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
+	counter := &statementCounter{}
+	cfg.Tracer = counter
 	sqldb := stdlib.OpenDB(*cfg)
+	keepCounter(sqldb, counter)
 	sqldb.SetMaxOpenConns(MaxOpenConns)
 	// Keep the connections open: the default of 2 idle ones made a busy hub
 	// open a new PostgreSQL connection for about a third of its queries.

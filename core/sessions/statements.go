@@ -1,0 +1,84 @@
+package sessions
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/tetherhq/tether/core/store"
+)
+
+// The statements of a session's lifecycle, run prepared on PostgreSQL
+// (store.Statement). Everything else goes through bun's query builder.
+
+// rowColumns are the sessions columns a save or an insert writes, in the
+// order of row.values. id, version, created_at, transmitted and tools_used
+// are written by the statements themselves or by the relay.
+var rowColumns = []string{"kind", "state", "channel_id", "tech_group_id", "technician_id", "creator_id",
+	"queue_kind", "queue_id", "prev_queue_kind", "prev_queue_id", "pin", "pin_expires_at", "customer_name",
+	"cfield0", "cfield1", "cfield2", "cfield3", "cfield4", "cfield5", "tracking_id", "client_kind",
+	"platform", "language", "test", "customer_secret_hash", "aggregate", "updated_at", "ended_at"}
+
+// values are r's values for rowColumns.
+func (r *row) values() []any {
+	return []any{r.Kind, r.State, r.ChannelID, r.TechGroupID, r.TechnicianID, r.CreatorID,
+		r.QueueKind, r.QueueID, r.PrevQueueKind, r.PrevQueueID, r.PIN, r.PINExpiresAt, r.CustomerName,
+		r.CField0, r.CField1, r.CField2, r.CField3, r.CField4, r.CField5, r.TrackingID, r.ClientKind,
+		r.Platform, r.Language, r.Test, r.CustomerSecretHash, r.Aggregate, r.UpdatedAt, r.EndedAt}
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+var (
+	// lockSession* load a session and lock it for the transaction. NO KEY
+	// UPDATE, not UPDATE: the row's key never changes, and a plain FOR
+	// UPDATE would block the foreign-key checks of concurrent inserts that
+	// reference the session (the relay's message and outbox rows), which
+	// deadlocked with a transition appending its system message.
+	lockSessionByID = store.NewStatementPG(`SELECT * FROM sessions WHERE id = ?`,
+		`SELECT * FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
+	lockSessionByPIN = store.NewStatementPG(`SELECT * FROM sessions WHERE pin = ? AND state = ? LIMIT 1`,
+		`SELECT * FROM sessions WHERE pin = ? AND state = ? LIMIT 1 FOR NO KEY UPDATE`)
+	sessionByID = store.NewStatement(`SELECT * FROM sessions WHERE id = ?`)
+
+	// saveSession writes a changed session if nobody saved it meanwhile.
+	saveSession = store.NewStatement(`UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +
+		` = ?, version = version + 1 WHERE id = ? AND version = ?`)
+	insertSession = store.NewStatement(`INSERT INTO sessions (` + strings.Join(rowColumns, ", ") +
+		`, version, created_at) VALUES (` + placeholders(len(rowColumns)+2) + `) RETURNING id`)
+
+	// countActive counts the sessions a technician works on now (activeStates).
+	countActive = store.NewStatement(`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (` +
+		quotedStates(activeStates...) + `)`)
+
+	routeOfSession = store.NewStatement(`SELECT * FROM session_routing WHERE session_id = ?`)
+
+	recentPINFailures = store.NewStatement(`SELECT at FROM pin_attempts WHERE ip = ? AND success = ? AND at > ? ORDER BY at LIMIT ?`)
+
+	waitingInChannels = store.NewStatement(`SELECT id, state, queue_kind, queue_id, aggregate FROM sessions WHERE state = ? AND queue_kind = ?`)
+)
+
+// insertEvents inserts n outbox rows in one statement, returning their IDs
+// in order; one Statement per n.
+func insertEvents(n int) *store.Statement {
+	if s, ok := eventInserts.Load(n); ok {
+		return s.(*store.Statement)
+	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+	s, _ := eventInserts.LoadOrStore(n, store.NewStatement(
+		`INSERT INTO session_events (session_id, type, actor_id, payload, at) VALUES `+values+` RETURNING id`))
+	return s.(*store.Statement)
+}
+
+var eventInserts sync.Map
+
+func quotedStates[S ~string](states ...S) string {
+	q := make([]string, len(states))
+	for i, s := range states {
+		if strings.ContainsAny(string(s), `'\`) {
+			panic(fmt.Sprintf("sessions: state %q cannot be quoted", s))
+		}
+		q[i] = "'" + string(s) + "'"
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,121 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+
+	"github.com/tetherhq/tether/core/store/storetest"
+)
+
+// TestRowColumnsAreTheTable keeps the hand-written column list of saves and
+// inserts in step with the row: every column but those the statements or
+// the relay write themselves, and as many values as columns.
+func TestRowColumnsAreTheTable(t *testing.T) {
+	table := bun.NewDB(nil, sqlitedialect.New()).Table(reflect.TypeFor[row]())
+	var want []string
+	for _, f := range table.Fields {
+		switch f.Name {
+		case "id", "version", "created_at", "transmitted", "tools_used":
+			continue
+		}
+		want = append(want, f.Name)
+	}
+	got := slices.Clone(rowColumns)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rowColumns = %v\nthe row's columns = %v", got, want)
+	}
+	if n := len((&row{}).values()); n != len(rowColumns) {
+		t.Errorf("row.values has %d values for %d columns", n, len(rowColumns))
+	}
+}
+
+// TestRowRoundTrip writes a row whose every column holds a value of its
+// own through insertSession and saveSession, and reads it back through bun:
+// a value in the wrong place is found.
+func TestRowRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 26, 6, 0, 0, 654321000, time.UTC)
+		var nodes [4]int64
+		for i := range nodes {
+			if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('channel', ?, ?, ?) RETURNING id`,
+				fmt.Sprint("node ", i), now, now).Scan(ctx, &nodes[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pin := "123456"
+		expires, ended := now.Add(time.Minute), now.Add(time.Hour)
+		want := row{Kind: "channel", State: "waiting", ChannelID: &nodes[0], TechGroupID: &nodes[1], TechnicianID: &nodes[2],
+			CreatorID: &nodes[3], QueueKind: "channel", QueueID: 11, PrevQueueKind: "group", PrevQueueID: 12, PIN: &pin,
+			PINExpiresAt: &expires, CustomerName: "name", CField0: "c0", CField1: "c1", CField2: "c2", CField3: "c3",
+			CField4: "c4", CField5: "c5", TrackingID: "track", ClientKind: "applet", Platform: "linux", Language: "fr",
+			Test: true, CustomerSecretHash: "hash", Aggregate: `{"state":"waiting"}`, Version: 1,
+			CreatedAt: now, UpdatedAt: now.Add(time.Second), EndedAt: &ended}
+		got := want
+		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return insertSession.Scan(ctx, tx, &got.ID, append(got.values(), got.Version, got.CreatedAt)...)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.ID = got.ID
+		want.ToolsUsed = "[]" // the column's default: the relay writes it
+		check := func(when string) {
+			t.Helper()
+			var back row
+			if err := db.NewSelect().Model(&back).Where("id = ?", want.ID).Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(normal(back), normal(want)) {
+				t.Errorf("%s: read back\n%+v\nwant\n%+v", when, normal(back), normal(want))
+			}
+		}
+		check("after insert")
+
+		// Every column changes, pointers included.
+		ch := []int64{nodes[3], nodes[2], nodes[1], nodes[0]}
+		pin2, expires2 := "654321", now.Add(2*time.Minute)
+		next := row{ID: want.ID, Kind: "private", State: "active", ChannelID: &ch[0], TechGroupID: &ch[1], TechnicianID: &ch[2],
+			CreatorID: &ch[3], QueueKind: "technician", QueueID: 21, PrevQueueKind: "channel", PrevQueueID: 22, PIN: &pin2,
+			PINExpiresAt: &expires2, CustomerName: "n2", CField0: "d0", CField1: "d1", CField2: "d2", CField3: "d3",
+			CField4: "d4", CField5: "d5", TrackingID: "t2", ClientKind: "web", Platform: "mac", Language: "en",
+			Test: false, CustomerSecretHash: "h2", Aggregate: `{"state":"active"}`, Version: 2,
+			CreatedAt: now, UpdatedAt: now.Add(2 * time.Second), EndedAt: nil}
+		res, err := saveSession.Exec(ctx, db, append(next.values(), next.ID, int64(1))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("save: %d rows affected, want 1", n)
+		}
+		want = next
+		want.ToolsUsed = "[]"
+		check("after save")
+		if res, err := saveSession.Exec(ctx, db, append(next.values(), next.ID, int64(1))...); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n != 0 {
+			t.Errorf("a save at a stale version changed %d rows, want 0", n)
+		}
+	})
+}
+
+// normal makes times comparable with DeepEqual.
+func normal(r row) row {
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	for _, p := range []**time.Time{&r.PINExpiresAt, &r.EndedAt} {
+		if *p != nil {
+			u := (*p).UTC()
+			*p = &u
+		}
+	}
+	return r
+}

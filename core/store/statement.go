@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// A Statement is one SQL statement on a hot path, written once with ?
+// placeholders. PostgreSQL gets it with $n parameters in the extended
+// protocol, prepared once per connection (pgx's statement cache) and
+// planned generically after a few runs; bun would write the values into
+// the text and make PostgreSQL parse and plan it afresh every time, which
+// was half of its CPU in a session's lifecycle. SQLite gets it through bun,
+// values formatted as everywhere else.
+//
+// Statements run on PostgreSQL bypass bun's query hooks.
+type Statement struct {
+	text string // ? placeholders, for bun
+	pg   string // $n placeholders
+}
+
+// NewStatement makes a Statement of text, the same on both engines.
+func NewStatement(text string) *Statement { return NewStatementPG(text, text) }
+
+// NewStatementPG makes a Statement whose PostgreSQL form differs (a locking
+// clause SQLite does not have, say). Both take the same arguments.
+func NewStatementPG(text, pgText string) *Statement {
+	if n, m := countPlaceholders(text), countPlaceholders(pgText); n != m {
+		panic(fmt.Sprintf("store: statement has %d placeholders but its PostgreSQL form %d", n, m))
+	}
+	return &Statement{text: text, pg: numberPlaceholders(pgText)}
+}
+
+// String is the statement's text with ? placeholders.
+func (s *Statement) String() string { return s.text }
+
+// Exec runs the statement on db: a *bun.DB, a bun.Tx or a bun.Conn.
+func (s *Statement) Exec(ctx context.Context, db bun.IDB, args ...any) (sql.Result, error) {
+	if db.Dialect().Name() != dialect.PG {
+		return db.NewRaw(s.text, args...).Exec(ctx)
+	}
+	q, err := querierOf(db)
+	if err != nil {
+		return nil, err
+	}
+	return q.ExecContext(ctx, s.pg, prepared(args)...)
+}
+
+// Scan runs the statement on db and scans its result into dest as bun
+// would: a struct or a scalar takes the first row (sql.ErrNoRows when there
+// is none), a slice takes them all.
+func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any) error {
+	if db.Dialect().Name() != dialect.PG {
+		return db.NewRaw(s.text, args...).Scan(ctx, dest)
+	}
+	q, err := querierOf(db)
+	if err != nil {
+		return err
+	}
+	rows, err := q.QueryContext(ctx, s.pg, prepared(args)...)
+	if err != nil {
+		return err
+	}
+	bdb := db.NewSelect().DB()
+	if isSlice(dest) {
+		return bdb.ScanRows(ctx, rows, dest)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := bdb.ScanRow(ctx, rows, dest); err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func querierOf(db bun.IDB) (querier, error) {
+	switch d := db.(type) {
+	case *bun.DB:
+		return d.DB, nil
+	case bun.Tx:
+		return d.Tx, nil
+	case *bun.Tx:
+		return d.Tx, nil
+	case bun.Conn:
+		return d.Conn, nil
+	case *bun.Conn:
+		return d.Conn, nil
+	}
+	return nil, fmt.Errorf("store: cannot run a statement on %T", db)
+}
+
+// prepared puts pgx's statement-cache mode in front of the arguments; pgx
+// reads it as an option, not as a parameter.
+func prepared(args []any) []any {
+	out := make([]any, 0, len(args)+1)
+	out = append(out, pgx.QueryExecModeCacheStatement)
+	return append(out, args...)
+}
+
+func isSlice(dest any) bool {
+	t := reflect.TypeOf(dest)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
+}
+
+// numberPlaceholders turns each ? outside quotes into $1, $2, ...
+func numberPlaceholders(text string) string {
+	var b strings.Builder
+	n := 0
+	walkPlaceholders(text, func(literal string, placeholder bool) {
+		b.WriteString(literal)
+		if placeholder {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+		}
+	})
+	return b.String()
+}
+
+func countPlaceholders(text string) int {
+	n := 0
+	walkPlaceholders(text, func(_ string, placeholder bool) {
+		if placeholder {
+			n++
+		}
+	})
+	return n
+}
+
+// walkPlaceholders hands text to fn in pieces, each followed by whether a ?
+// placeholder comes after it. Quoted strings and identifiers are skipped.
+func walkPlaceholders(text string, fn func(literal string, placeholder bool)) {
+	start := 0
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			fn(text[start:i], true)
+			start = i + 1
+		}
+	}
+	fn(text[start:], false)
+}

@@ -1,0 +1,170 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/tetherhq/tether/core/store"
+	"github.com/tetherhq/tether/core/store/storetest"
+)
+
+type thing struct {
+	bun.BaseModel `bun:"table:statement_things"`
+
+	ID     int64      `bun:"id"`
+	Name   string     `bun:"name"`
+	Parent *int64     `bun:"parent"`
+	Flag   bool       `bun:"flag"`
+	At     time.Time  `bun:"at"`
+	Gone   *time.Time `bun:"gone"`
+}
+
+var (
+	insertThing = store.NewStatement(`INSERT INTO statement_things (id, name, parent, flag, at, gone) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+	thingByID   = store.NewStatementPG(`SELECT * FROM statement_things WHERE id = ?`,
+		`SELECT * FROM statement_things WHERE id = ? FOR NO KEY UPDATE`)
+	thingsAfter = store.NewStatement(`SELECT * FROM statement_things WHERE at > ? AND name <> '?' ORDER BY id`)
+	countThings = store.NewStatement(`SELECT count(*) FROM statement_things WHERE flag = ?`)
+	renameThing = store.NewStatement(`UPDATE statement_things SET name = ? WHERE id = ?`)
+)
+
+func TestStatement(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		ts := "TIMESTAMP"
+		if db.Dialect().Name() == dialect.PG {
+			ts = "TIMESTAMPTZ"
+		}
+		if _, err := db.ExecContext(ctx, `CREATE TABLE statement_things (id BIGINT PRIMARY KEY, name TEXT NOT NULL,
+			parent BIGINT, flag BOOLEAN NOT NULL, at `+ts+` NOT NULL, gone `+ts+`)`); err != nil {
+			t.Fatal(err)
+		}
+		base := time.Date(2026, 11, 26, 5, 0, 0, 123456000, time.UTC)
+		one := int64(1)
+		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			// Run each more often than PostgreSQL's five custom plans, so the
+			// generic plan is used too.
+			for i := int64(1); i <= 8; i++ {
+				var parent *int64
+				var gone *time.Time
+				if i%2 == 0 {
+					parent, gone = &one, &base
+				}
+				var id int64
+				if err := insertThing.Scan(ctx, tx, &id, i, "thing", parent, i%2 == 0, base.Add(time.Duration(i)*time.Second), gone); err != nil {
+					return err
+				}
+				if id != i {
+					t.Errorf("RETURNING id = %d, want %d", id, i)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var got thing
+		if err := thingByID.Scan(ctx, db, &got, int64(2)); err != nil {
+			t.Fatal(err)
+		}
+		want := thing{ID: 2, Name: "thing", Parent: &one, Flag: true, At: base.Add(2 * time.Second), Gone: &base}
+		if got.ID != want.ID || got.Name != want.Name || got.Parent == nil || *got.Parent != 1 || !got.Flag ||
+			!got.At.Equal(want.At) || got.Gone == nil || !got.Gone.Equal(base) {
+			t.Errorf("thing 2 = %+v, want %+v", got, want)
+		}
+		var third thing
+		if err := thingByID.Scan(ctx, db, &third, int64(3)); err != nil || third.Parent != nil || third.Gone != nil || third.Flag {
+			t.Errorf("thing 3 = %+v, %v; want no parent, not gone, no flag", third, err)
+		}
+		if err := thingByID.Scan(ctx, db, &got, int64(99)); !errors.Is(err, sql.ErrNoRows) {
+			t.Errorf("missing thing: err = %v, want sql.ErrNoRows", err)
+		}
+
+		var after []thing
+		if err := thingsAfter.Scan(ctx, db, &after, base.Add(6*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != 2 || after[0].ID != 7 || after[1].ID != 8 {
+			t.Errorf("things after 6 s = %+v, want 7 and 8", after)
+		}
+		var none []thing
+		if err := thingsAfter.Scan(ctx, db, &none, base.Add(time.Hour)); err != nil || len(none) != 0 {
+			t.Errorf("things after an hour = %+v, %v; want none and no error", none, err)
+		}
+
+		var n int
+		if err := countThings.Scan(ctx, db, &n, true); err != nil || n != 4 {
+			t.Errorf("count flagged = %d, %v; want 4", n, err)
+		}
+		res, err := renameThing.Exec(ctx, db, "renamed", int64(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			t.Errorf("rename: %d rows affected, want 1", k)
+		}
+		if err := thingByID.Scan(ctx, db, &got, int64(5)); err != nil || got.Name != "renamed" {
+			t.Errorf("after rename: %+v, %v", got, err)
+		}
+
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := countThings.Scan(ctx, conn, &n, false); err != nil || n != 4 {
+			t.Errorf("count on a conn = %d, %v; want 4", n, err)
+		}
+		if db.Dialect().Name() == dialect.PG {
+			var prepared int
+			if err := conn.NewRaw(`SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT count(*) FROM statement_things WHERE flag = $1'`).Scan(ctx, &prepared); err != nil {
+				t.Fatal(err)
+			}
+			if prepared != 1 {
+				t.Errorf("the connection has %d prepared statements for countThings, want 1", prepared)
+			}
+		}
+	})
+}
+
+func TestPostgresStatements(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		before, ok := store.PostgresStatements(db)
+		if db.Dialect().Name() != dialect.PG {
+			if ok {
+				t.Fatal("PostgresStatements counts on SQLite")
+			}
+			return
+		}
+		if !ok {
+			t.Fatal("PostgresStatements has no count for a PostgreSQL pool")
+		}
+		ctx := context.Background()
+		var n int
+		if err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return store.NewStatement(`SELECT ?::int + 1`).Scan(ctx, tx, &n, 1)
+		}); err != nil || n != 2 {
+			t.Fatalf("select = %d, %v", n, err)
+		}
+		after, _ := store.PostgresStatements(db)
+		if after-before != 3 {
+			t.Errorf("a transaction of one statement counted %d statements, want 3 (BEGIN, SELECT, COMMIT)", after-before)
+		}
+	})
+}
+
+func TestStatementPlaceholdersMustMatch(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NewStatementPG accepted forms with 1 and 2 placeholders")
+		}
+	}()
+	store.NewStatementPG(`SELECT ?`, `SELECT ?, ?`)
+}
