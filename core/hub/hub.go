@@ -87,6 +87,10 @@ type Hub struct {
 	dispatchAll, rerouteAll rerun
 }
 
+// ActivityEvery is how often, at most, a technician's actions are written
+// as their last activity (idle time is counted in minutes).
+const ActivityEvery = time.Second
+
 // SettingsCacheTTL is how long the hub trusts a settings value it resolved
 // (core/settings cache.go): changes made through this hub apply at once,
 // changes made through another hub node within this time.
@@ -112,7 +116,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.Settings = &settings.Service{DB: cfg.DB, Tree: settingsTree{h.Org}, Registry: reg, Now: cfg.Now, CacheTTL: SettingsCacheTTL}
-	h.Org.Changed = h.Settings.Invalidate
+	h.Org.Changed = func() {
+		h.Settings.Invalidate()
+		if h.Sessions != nil {
+			h.Sessions.ForgetCredentials()
+		}
+	}
 	hasher := auth.Hasher{Params: auth.DefaultParams()}
 	if cfg.Hasher != nil {
 		hasher = *cfg.Hasher
@@ -134,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.log = cfg.Log
 	h.Timers = &queue.Timers{DB: cfg.DB, Now: cfg.Now, Log: cfg.Log.Named("timers")}
-	h.Presence = &queue.Presence{DB: cfg.DB, Now: cfg.Now}
+	h.Presence = &queue.Presence{DB: cfg.DB, Now: cfg.Now, ActivityEvery: ActivityEvery}
 	pres := presence{rows: h.Presence, org: h.Org, settings: h.Settings, sessions: func() *sessions.Service { return h.Sessions }, now: cfg.Now,
 		available: func() { h.TechnicianAvailable() }, statusChanged: func() { h.technicianStatusChanged() }}
 	var mailer *queue.Mailer
@@ -146,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	pol := policy{settings: h.Settings}
 	h.Sessions = &sessions.Service{DB: cfg.DB, Org: h.Org, Policy: pol, Timers: h.Timers,
 		Presence: pres, Dispatcher: dispatcher{presence: pres, policy: pol, mailer: mailer},
-		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h,
+		Now: cfg.Now, Logger: cfg.Log.Named("sessions"), Notify: h, CredentialsTTL: SettingsCacheTTL,
 		TechnicianActed: func(ctx context.Context, id int64) {
 			if err := h.Presence.Activity(ctx, id); err != nil {
 				cfg.Log.Warn("record technician activity", "technician", id, "error", err)

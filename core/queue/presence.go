@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -64,6 +65,14 @@ func (r PresenceRow) IdleSince() time.Time {
 type Presence struct {
 	DB  bun.IDB
 	Now func() time.Time // nil means time.Now
+	// ActivityEvery, when positive, writes a technician's activity at most
+	// that often from this Presence: idle time is counted in minutes and
+	// "longest idle" needs no finer grain, while a busy technician acts
+	// several times a second.
+	ActivityEvery time.Duration
+
+	mu      sync.Mutex
+	written map[int64]time.Time // last activity written, by technician
 }
 
 func (p *Presence) now() time.Time {
@@ -116,8 +125,36 @@ ON CONFLICT (member_id) DO UPDATE SET
 // Activity records a technician's action (a chat message, a pick-up, a
 // console command): it resets their idle time.
 func (p *Presence) Activity(ctx context.Context, memberID int64) error {
-	return p.touch(ctx, memberID, touchActivity, "record activity of")
+	if p.ActivityEvery > 0 && !p.activityDue(memberID) {
+		return nil
+	}
+	err := p.touch(ctx, memberID, touchActivity, "record activity of")
+	if err != nil && p.ActivityEvery > 0 {
+		p.mu.Lock()
+		delete(p.written, memberID) // not written: the next action tries again
+		p.mu.Unlock()
+	}
+	return err
 }
+
+// activityDue says whether a technician's activity is to be written now,
+// and if so counts it as written.
+func (p *Presence) activityDue(memberID int64) bool {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if last, ok := p.written[memberID]; ok && now.Sub(last) < p.ActivityEvery && !now.Before(last) {
+		return false
+	}
+	if p.written == nil || len(p.written) >= maxActivityEntries {
+		p.written = make(map[int64]time.Time)
+	}
+	p.written[memberID] = now
+	return true
+}
+
+// maxActivityEntries bounds activityDue's memory; past it, it starts over.
+const maxActivityEntries = 100_000
 
 // SessionEnded records that one of the technician's sessions ended.
 func (p *Presence) SessionEnded(ctx context.Context, memberID int64) error {

@@ -202,3 +202,37 @@ func TestCanPickUpAndAcceptsTransfers(t *testing.T) {
 		}
 	}
 }
+
+// TestActivityEvery: with ActivityEvery set, a technician's activity is
+// written at most that often; other technicians are not held back.
+func TestActivityEvery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		clk := newClock()
+		p := &Presence{DB: db, Now: clk.Now, ActivityEvery: time.Second}
+		addNode(t, db, 1, "technician")
+		addNode(t, db, 2, "technician")
+		t0 := clk.Now()
+		steps := []struct {
+			advance time.Duration
+			member  int64
+			want    time.Time // the member's stored last activity after it acts
+		}{
+			{0, 1, t0},
+			{400 * time.Millisecond, 1, t0},
+			{0, 2, t0.Add(400 * time.Millisecond)},
+			{599 * time.Millisecond, 1, t0},
+			{time.Millisecond, 1, t0.Add(time.Second)},
+			{0, 2, t0.Add(400 * time.Millisecond)},
+		}
+		for i, st := range steps {
+			clk.Advance(st.advance)
+			if err := p.Activity(ctx, st.member); err != nil {
+				t.Fatal(err)
+			}
+			if row := mustGet(t, p, st.member); !eqTime(row.LastActivityAt, st.want) {
+				t.Errorf("step %d: technician %d last active %v, want %v", i, st.member, row.LastActivityAt, st.want)
+			}
+		}
+	})
+}

@@ -45,7 +45,7 @@ type technician struct {
 }
 
 func (s *Service) technician(ctx context.Context, actor org.Actor) (technician, error) {
-	creds, err := s.Org.CredentialsByID(ctx, actor.ID)
+	creds, err := s.credentials(ctx, actor.ID)
 	if err != nil {
 		return technician{}, err
 	}

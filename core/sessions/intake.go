@@ -53,11 +53,11 @@ type Created struct {
 // 6-digit PIN, unique among live codes and valid for the group's code
 // validity (SESS-1, SESS-2, SESS-7).
 func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in PrivateInput) (Created, error) {
-	creds, err := s.Org.CredentialsByID(ctx, actor.ID)
+	creds, err := s.credentials(ctx, actor.ID)
 	if err != nil {
 		return Created{}, err
 	}
-	if creds.TechGroupID == 0 {
+	if creds.TechGroupID == 0 || !creds.Enabled {
 		return Created{}, fault.Forbiddenf("technicians_only", "Only technicians start private sessions.")
 	}
 	group := creds.TechGroupID

@@ -98,9 +98,14 @@ type Service struct {
 	// as many transactions as pooled connections would wait on each other
 	// forever; keep MaxTx well under the pool's size.
 	MaxTx int
+	// CredentialsTTL, when positive, keeps who a technician is (their
+	// group, name, whether they are enabled) for that long instead of
+	// reading it on every action (technicians.go).
+	CredentialsTTL time.Duration
 
 	txOnce  sync.Once
 	txSlots chan struct{}
+	creds   credentialCache
 }
 
 // DefaultMaxTx leaves half of store.MaxOpenConns free for the reads that
