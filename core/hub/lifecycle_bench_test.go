@@ -12,16 +12,8 @@ import (
 
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/sessions"
-	"github.com/tetherhq/tether/core/store"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
-
-// queryCount counts the SQL statements bun runs, BEGIN and COMMIT included
-// (bun reports them too); on PostgreSQL the pool's own count is used.
-type queryCount struct{ n atomic.Int64 }
-
-func (q *queryCount) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-func (q *queryCount) AfterQuery(context.Context, *bun.QueryEvent)                        { q.n.Add(1) }
 
 // BenchmarkHubLifecycle is whole private-session lifecycles (create with a
 // PIN, join, pick up, close) through the sessions service as the hub wires
@@ -47,19 +39,11 @@ func hubLifecycles(b *testing.B, db *bun.DB, clients int) {
 		_, id := groupWithTechnician(b, h)
 		techs[i] = org.Actor{ID: id, Role: org.KindTechnician}
 	}
-	count := &queryCount{}
-	db.AddQueryHook(count)
-	statements := func() int64 {
-		if n, ok := store.PostgresStatements(db); ok {
-			return n // prepared statements bypass bun's hooks
-		}
-		return count.n.Load()
-	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	b.ResetTimer()
-	before := statements()
+	statements := storetest.CountStatements(db)
 	for i, tech := range techs {
 		ip := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
 		wg.Go(func() {
@@ -78,7 +62,7 @@ func hubLifecycles(b *testing.B, db *bun.DB, clients int) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
-	b.ReportMetric(float64(statements()-before)/float64(b.N), "statements/lifecycle")
+	b.ReportMetric(float64(statements())/float64(b.N), "statements/lifecycle")
 }
 
 func hubLifecycle(ctx context.Context, svc *sessions.Service, tech org.Actor, ip netip.Addr) error {

@@ -36,13 +36,6 @@ func lifecycle(ctx context.Context, w *world, tech org.Actor) error {
 	return nil
 }
 
-// statements counts the SQL statements a database runs, BEGIN and COMMIT
-// included (bun reports them too).
-type statements struct{ n atomic.Int64 }
-
-func (s *statements) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-func (s *statements) AfterQuery(context.Context, *bun.QueryEvent)                        { s.n.Add(1) }
-
 // BenchmarkLifecycle runs whole private-session lifecycles one after the
 // other (one client), on SQLite and PostgreSQL. Reported as lifecycles/s,
 // and the SQL statements (round trips) each lifecycle takes.
@@ -52,17 +45,15 @@ func BenchmarkLifecycle(b *testing.B) {
 		w := newWorld(b, db)
 		w.svc.PINLimit = sessions.PINLimit{Window: 1, Failures: 1 << 30}
 		tech := w.actor(w.techA1)
-		count := &statements{}
-		db.AddQueryHook(count)
 		b.ResetTimer()
-		count.n.Store(0)
+		statements := storetest.CountStatements(db)
 		for b.Loop() {
 			if err := lifecycle(ctx, w, tech); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lifecycles/s")
-		b.ReportMetric(float64(count.n.Load())/float64(b.N), "statements/lifecycle")
+		b.ReportMetric(float64(statements())/float64(b.N), "statements/lifecycle")
 	})
 }
 

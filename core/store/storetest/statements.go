@@ -1,0 +1,31 @@
+package storetest
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/store"
+)
+
+// CountStatements returns a function that tells how many SQL statements db
+// ran since CountStatements was called, BEGIN and COMMIT included: on
+// PostgreSQL the pool's own count (store.Statement bypasses bun's hooks),
+// elsewhere a bun query hook's.
+func CountStatements(db *bun.DB) func() int64 {
+	if start, ok := store.PostgresStatements(db); ok {
+		return func() int64 {
+			n, _ := store.PostgresStatements(db)
+			return n - start
+		}
+	}
+	h := &countHook{}
+	db.AddQueryHook(h)
+	return h.n.Load
+}
+
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+func (h *countHook) AfterQuery(context.Context, *bun.QueryEvent)                        { h.n.Add(1) }
