@@ -190,7 +190,7 @@ func (s *Service) DispatchWaiting(ctx context.Context) error {
 // pickOrder.
 func (s *Service) waitingInPickOrder(ctx context.Context) ([]int64, error) {
 	var rows []row
-	if err := waitingInChannels.Scan(ctx, s.DB, &rows, string(session.Waiting), QueueChannel); err != nil {
+	if err := waitingInChannels.Scan(ctx, s.DB, &rows); err != nil {
 		return nil, fmt.Errorf("list waiting sessions: %w", err)
 	}
 	if len(rows) == 0 {

@@ -157,7 +157,7 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	expired := false
 	unknown := fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
 	byPIN := func(ctx context.Context, tx bun.Tx) (*row, error) {
-		return lock(ctx, tx, lockSessionByPIN, unknown, pin, string(session.Pending))
+		return lock(ctx, tx, lockSessionByPIN, unknown, pin)
 	}
 	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (*change, error) {
 		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {

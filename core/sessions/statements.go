@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/store"
 )
 
@@ -27,6 +28,8 @@ func (r *row) values() []any {
 		r.Platform, r.Language, r.Test, r.CustomerSecretHash, r.Aggregate, r.UpdatedAt, r.EndedAt}
 }
 
+var pending = quotedStates(session.Pending)
+
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 var (
@@ -37,8 +40,8 @@ var (
 	// deadlocked with a transition appending its system message.
 	lockSessionByID = store.NewStatementPG(`SELECT * FROM sessions WHERE id = ?`,
 		`SELECT * FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
-	lockSessionByPIN = store.NewStatementPG(`SELECT * FROM sessions WHERE pin = ? AND state = ? LIMIT 1`,
-		`SELECT * FROM sessions WHERE pin = ? AND state = ? LIMIT 1 FOR NO KEY UPDATE`)
+	lockSessionByPIN = store.NewStatementPG(`SELECT * FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1`,
+		`SELECT * FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1 FOR NO KEY UPDATE`)
 	sessionByID = store.NewStatement(`SELECT * FROM sessions WHERE id = ?`)
 
 	// saveSession writes a changed session if nobody saved it meanwhile.
@@ -55,7 +58,11 @@ var (
 
 	recentPINFailures = store.NewStatement(`SELECT at FROM pin_attempts WHERE ip = ? AND success = ? AND at > ? ORDER BY at LIMIT ?`)
 
-	waitingInChannels = store.NewStatement(`SELECT id, state, queue_kind, queue_id, aggregate FROM sessions WHERE state = ? AND queue_kind = ?`)
+	// waitingInChannels names its state and queue kind in the text: the
+	// partial indexes on both (migration 13) serve only conditions the
+	// planner sees, not parameters of a generic plan.
+	waitingInChannels = store.NewStatement(`SELECT id, state, queue_kind, queue_id, aggregate FROM sessions WHERE state = ` +
+		quotedStates(session.Waiting) + ` AND queue_kind = '` + QueueChannel + `'`)
 )
 
 // insertEvents inserts n outbox rows in one statement, returning their IDs
