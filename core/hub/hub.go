@@ -243,7 +243,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 func (h *Hub) SessionChanged(id int64, st session.State) {
 	h.Timers.WakeIfSoon()
 	if h.Plugins != nil {
-		h.Plugins.Wake()
+		h.Plugins.EventsCommitted()
 	}
 	h.pushToRelay(id, st)
 	if h.API != nil {

@@ -208,6 +208,15 @@ func (h *Host) Shutdown() {
 // Wake tells the queue that new deliveries were committed.
 func (h *Host) Wake() { h.Queue.Wake() }
 
+// EventsCommitted tells the queue that session events were committed, which
+// made deliveries only if an enabled plugin takes events: with none, the
+// queue is left to its poll instead of looking for work on every change.
+func (h *Host) EventsCommitted() {
+	if subs := h.subs.Load(); subs != nil && len(*subs) > 0 {
+		h.Queue.Wake()
+	}
+}
+
 // refresh reloads which enabled plugins take which events.
 func (h *Host) refresh(ctx context.Context) error {
 	plugins, err := h.Catalogue.List(ctx)
