@@ -18,10 +18,12 @@ import (
 // protocol, prepared once per connection (pgx's statement cache) and
 // planned generically after a few runs; bun would write the values into
 // the text and make PostgreSQL parse and plan it afresh every time, which
-// was half of its CPU in a session's lifecycle. SQLite gets it through bun,
-// values formatted as everywhere else.
+// was half of its CPU in a session's lifecycle. On an SQLite pool opened by
+// OpenSQLite it is prepared once per pooled connection too (sqlitestmts.go),
+// its times bound as bun writes them; elsewhere it goes through bun.
 //
-// Statements run on PostgreSQL bypass bun's query hooks.
+// Prepared statements bypass bun's query hooks: PostgresStatements and
+// SQLiteStatementsRun count them.
 type Statement struct {
 	text string // ? placeholders, for bun
 	pg   string // $n placeholders
@@ -45,7 +47,14 @@ func (s *Statement) String() string { return s.text }
 // Exec runs the statement on db: a *bun.DB, a bun.Tx or a bun.Conn.
 func (s *Statement) Exec(ctx context.Context, db bun.IDB, args ...any) (sql.Result, error) {
 	if db.Dialect().Name() != dialect.PG {
-		return db.NewRaw(s.text, args...).Exec(ctx)
+		st, ok, err := s.sqlite(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return db.NewRaw(s.text, args...).Exec(ctx)
+		}
+		return st.ExecContext(ctx, sqliteArgs(args)...)
 	}
 	q, err := querierOf(db)
 	if err != nil {
@@ -58,16 +67,26 @@ func (s *Statement) Exec(ctx context.Context, db bun.IDB, args ...any) (sql.Resu
 // would: a struct or a scalar takes the first row (sql.ErrNoRows when there
 // is none), a slice takes them all.
 func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any) error {
+	var rows *sql.Rows
 	if db.Dialect().Name() != dialect.PG {
-		return db.NewRaw(s.text, args...).Scan(ctx, dest)
-	}
-	q, err := querierOf(db)
-	if err != nil {
-		return err
-	}
-	rows, err := q.QueryContext(ctx, s.pg, prepared(args)...)
-	if err != nil {
-		return err
+		st, ok, err := s.sqlite(ctx, db)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return db.NewRaw(s.text, args...).Scan(ctx, dest)
+		}
+		if rows, err = st.QueryContext(ctx, sqliteArgs(args)...); err != nil {
+			return err
+		}
+	} else {
+		q, err := querierOf(db)
+		if err != nil {
+			return err
+		}
+		if rows, err = q.QueryContext(ctx, s.pg, prepared(args)...); err != nil {
+			return err
+		}
 	}
 	bdb := db.NewSelect().DB()
 	if isSlice(dest) {
@@ -86,6 +105,35 @@ func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any)
 	for rows.Next() {
 	}
 	return rows.Err()
+}
+
+// sqlite is the statement prepared on db's SQLite pool, bound to db's
+// transaction if db is one; ok is false when the pool keeps no prepared
+// statements (not opened by OpenSQLite) or db is a single connection.
+func (s *Statement) sqlite(ctx context.Context, db bun.IDB) (*sql.Stmt, bool, error) {
+	var tx *sql.Tx
+	switch d := db.(type) {
+	case *bun.DB:
+	case bun.Tx:
+		tx = d.Tx
+	case *bun.Tx:
+		tx = d.Tx
+	default:
+		return nil, false, nil
+	}
+	c := sqliteStatementsOf(db.NewSelect().DB().DB)
+	if c == nil {
+		return nil, false, nil
+	}
+	st, err := c.get(ctx, s.text)
+	if err != nil {
+		return nil, false, err
+	}
+	c.ran.Add(1)
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st, true, nil
 }
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn share.

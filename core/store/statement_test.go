@@ -99,6 +99,28 @@ func TestStatement(t *testing.T) {
 			t.Errorf("things after an hour = %+v, %v; want none and no error", none, err)
 		}
 
+		// A time bun wrote compares with a bound one as the times do.
+		late := thing{ID: 100, Name: "bun", At: base.Add(100 * time.Second)}
+		if _, err := db.NewInsert().Model(&late).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			after time.Time
+			want  int
+		}{
+			{base.Add(100*time.Second - time.Microsecond), 1},
+			{base.Add(100 * time.Second), 0},
+			{base.Add(100 * time.Second).In(time.FixedZone("UTC+2", 7200)), 0},
+		} {
+			var got []thing
+			if err := thingsAfter.Scan(ctx, db, &got, tc.after); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.want {
+				t.Errorf("things after %v: %d, want %d", tc.after, len(got), tc.want)
+			}
+		}
+
 		var n int
 		if err := countThings.Scan(ctx, db, &n, true); err != nil || n != 4 {
 			t.Errorf("count flagged = %d, %v; want 4", n, err)
@@ -119,8 +141,8 @@ func TestStatement(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		if err := countThings.Scan(ctx, conn, &n, false); err != nil || n != 4 {
-			t.Errorf("count on a conn = %d, %v; want 4", n, err)
+		if err := countThings.Scan(ctx, conn, &n, false); err != nil || n != 5 {
+			t.Errorf("count on a conn = %d, %v; want 5 (four odd things and bun's)", n, err)
 		}
 		if db.Dialect().Name() == dialect.PG {
 			var prepared int
@@ -167,4 +189,22 @@ func TestStatementPlaceholdersMustMatch(t *testing.T) {
 		}
 	}()
 	store.NewStatementPG(`SELECT ?`, `SELECT ?, ?`)
+}
+
+func TestSQLiteStatementsRun(t *testing.T) {
+	db := storetest.SQLite(t)
+	before, ok := store.SQLiteStatementsRun(db)
+	if !ok {
+		t.Fatal("SQLiteStatementsRun has no count for a pool OpenSQLite opened")
+	}
+	ctx := context.Background()
+	var n int
+	for range 3 {
+		if err := store.NewStatement(`SELECT ? + 1`).Scan(ctx, db, &n, 1); err != nil || n != 2 {
+			t.Fatalf("select = %d, %v", n, err)
+		}
+	}
+	if after, _ := store.SQLiteStatementsRun(db); after-before != 3 {
+		t.Errorf("three runs counted %d", after-before)
+	}
 }

@@ -87,7 +87,8 @@ func Open(ctx context.Context, cfg Config, log hclog.Logger) (*bun.DB, error) {
 // SQLite's automatic checkpoint runs inside whichever commit crosses the
 // threshold, with an fsync, which made one chat message in a few hundred
 // wait 5-10 ms. Instead a background goroutine checkpoints every 100 ms
-// (PASSIVE: it never blocks readers or writers) until the database closes.
+// (PASSIVE: it never blocks readers or writers) until the database closes,
+// and then forgets the pool's prepared statements.
 func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&_time_format=sqlite"
 	sqldb, err := sql.Open("sqlite", dsn)
@@ -99,6 +100,7 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	sqlitePools.Store(sqldb, &sqliteStatements{db: sqldb})
 	go checkpoint(db)
 	return db, nil
 }
@@ -110,6 +112,10 @@ func checkpoint(db *bun.DB) {
 	defer t.Stop()
 	for range t.C {
 		if _, err := db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); errors.Is(err, sql.ErrConnDone) || (err != nil && strings.Contains(err.Error(), "database is closed")) {
+			if c := sqliteStatementsOf(db.DB); c != nil {
+				c.close()
+				sqlitePools.Delete(db.DB)
+			}
 			return
 		}
 	}

@@ -42,3 +42,14 @@ func PostgresStatements(db *bun.DB) (n int64, ok bool) {
 	}
 	return c.(*statementCounter).n.Load(), true
 }
+
+// SQLiteStatementsRun is how many times Statements ran prepared on an SQLite
+// pool opened by OpenSQLite (bun's own statements are seen by its query
+// hooks); ok is false for any other database.
+func SQLiteStatementsRun(db *bun.DB) (n int64, ok bool) {
+	c := sqliteStatementsOf(db.DB)
+	if c == nil {
+		return 0, false
+	}
+	return c.ran.Load(), true
+}

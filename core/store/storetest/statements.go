@@ -11,8 +11,8 @@ import (
 
 // CountStatements returns a function that tells how many SQL statements db
 // ran since CountStatements was called, BEGIN and COMMIT included: on
-// PostgreSQL the pool's own count (store.Statement bypasses bun's hooks),
-// elsewhere a bun query hook's.
+// PostgreSQL the pool's own count, on SQLite a bun query hook's plus the
+// prepared store.Statements' (which bypass bun's hooks).
 func CountStatements(db *bun.DB) func() int64 {
 	if start, ok := store.PostgresStatements(db); ok {
 		return func() int64 {
@@ -22,7 +22,9 @@ func CountStatements(db *bun.DB) func() int64 {
 	}
 	h := &countHook{}
 	db.AddQueryHook(h)
-	return h.n.Load
+	prepared := func() int64 { n, _ := store.SQLiteStatementsRun(db); return n }
+	start := prepared()
+	return func() int64 { return h.n.Load() + prepared() - start }
 }
 
 type countHook struct{ n atomic.Int64 }
