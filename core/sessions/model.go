@@ -147,6 +147,12 @@ func (r *row) view(now time.Time) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	return r.viewOf(agg, now)
+}
+
+// viewOf is view with the row's aggregate already decoded (or just
+// absorbed into it): the view keeps agg.
+func (r *row) viewOf(agg *session.Session, now time.Time) (Session, error) {
 	v := Session{ID: r.ID, Kind: session.Kind(r.Kind), State: agg.State, StateLabel: agg.State.Label(),
 		ChannelID: r.ChannelID, TechGroupID: r.TechGroupID, TechnicianID: r.TechnicianID, CreatorID: r.CreatorID,
 		QueueKind: r.QueueKind, QueueID: r.QueueID, CustomerName: r.CustomerName, Fields: r.fields(),

@@ -174,6 +174,7 @@ func lockByID(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
 // mutateRow is mutate with the session found and locked by load.
 func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.Tx) (*row, error), fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
 	var out row
+	var outAgg *session.Session
 	var changed bool
 	now := s.now()
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -192,7 +193,7 @@ func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.
 		if err := s.save(ctx, tx, r, agg, now, ch); err != nil {
 			return err
 		}
-		out, changed = *r, ch.event != ""
+		out, outAgg, changed = *r, agg, ch.event != ""
 		return nil
 	})
 	if err != nil {
@@ -202,7 +203,7 @@ func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.
 		// Only real changes are announced: a touch or a stale timer is not news.
 		s.notify(out.ID, session.State(out.State))
 	}
-	return out.view(now)
+	return out.viewOf(outAgg, now)
 }
 
 // lock loads the one session stmt finds with args and locks it for the
