@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,14 +355,15 @@ var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 // viewer may see, in seq order (limit <= 0: all).
 func (l *Log) After(ctx context.Context, sessionID, afterSeq int64, viewer Viewer, limit int) ([]Message, error) {
 	var rows []messageRow
-	q := l.db.NewSelect().Model(&rows).Where("session_id = ?", sessionID).Where("seq > ?", afterSeq).OrderExpr("seq ASC")
+	stmt := messagesAfter
 	if viewer.Kind != SenderTechnician {
-		q = q.Where("audience = ?", AudienceAll).Where("kind <> ?", KindNote)
+		stmt = customerMessagesAfter
 	}
-	if limit > 0 {
-		q = q.Limit(int64(limit))
+	n := int64(limit)
+	if limit <= 0 {
+		n = math.MaxInt64
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := stmt.Scan(ctx, l.db, &rows, sessionID, afterSeq, n); err != nil {
 		return nil, fmt.Errorf("read session %d after %d: %w", sessionID, afterSeq, err)
 	}
 	out := make([]Message, len(rows))
@@ -370,6 +372,18 @@ func (l *Log) After(ctx context.Context, sessionID, afterSeq int64, viewer Viewe
 	}
 	return out, nil
 }
+
+// messagesAfter and customerMessagesAfter are After's statements, run on
+// every message a connected side is sent.
+var (
+	messagesAfter = store.NewStatement(`SELECT ` + messageColumns +
+		` FROM session_messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`)
+	customerMessagesAfter = store.NewStatement(`SELECT ` + messageColumns +
+		` FROM session_messages WHERE session_id = ? AND seq > ? AND audience = '` + string(AudienceAll) +
+		`' AND kind <> '` + string(KindNote) + `' ORDER BY seq LIMIT ?`)
+)
+
+const messageColumns = "session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at"
 
 // ChatLog is the session's whole log as viewer may see it (SESS-13): chat,
 // system messages, and for technicians the notes and technician-only chat.
