@@ -472,7 +472,7 @@ type memberNode struct {
 
 // credentialsOf makes a statement that reads a member's credentials.
 func credentialsOf(where string) *store.Statement {
-	return store.NewStatement(`SELECT m.*, n.kind, n.name, n.enabled, n.parent_id FROM members AS m
+	return store.NewStatement(`SELECT ` + store.Columns((*memberRow)(nil), "m") + `, n.kind, n.name, n.enabled, n.parent_id FROM members AS m
 	JOIN nodes AS n ON n.id = m.node_id WHERE ` + where + ` LIMIT 1`)
 }
 

@@ -28,7 +28,10 @@ func (r *row) values() []any {
 		r.Platform, r.Language, r.Test, r.CustomerSecretHash, r.Aggregate, r.UpdatedAt, r.EndedAt}
 }
 
-var pending = quotedStates(session.Pending)
+var (
+	pending        = quotedStates(session.Pending)
+	sessionColumns = store.Columns((*row)(nil), "")
+)
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
@@ -38,11 +41,11 @@ var (
 	// UPDATE would block the foreign-key checks of concurrent inserts that
 	// reference the session (the relay's message and outbox rows), which
 	// deadlocked with a transition appending its system message.
-	lockSessionByID = store.NewStatementPG(`SELECT * FROM sessions WHERE id = ?`,
-		`SELECT * FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
-	lockSessionByPIN = store.NewStatementPG(`SELECT * FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1`,
-		`SELECT * FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1 FOR NO KEY UPDATE`)
-	sessionByID = store.NewStatement(`SELECT * FROM sessions WHERE id = ?`)
+	lockSessionByID = store.NewStatementPG(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`,
+		`SELECT `+sessionColumns+` FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
+	lockSessionByPIN = store.NewStatementPG(`SELECT `+sessionColumns+` FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1`,
+		`SELECT `+sessionColumns+` FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1 FOR NO KEY UPDATE`)
+	sessionByID = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`)
 
 	// saveSession writes a changed session if nobody saved it meanwhile.
 	saveSession = store.NewStatement(`UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +
@@ -54,7 +57,7 @@ var (
 	countActive = store.NewStatement(`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (` +
 		quotedStates(activeStates...) + `)`)
 
-	routeOfSession = store.NewStatement(`SELECT * FROM session_routing WHERE session_id = ?`)
+	routeOfSession = store.NewStatement(`SELECT ` + store.Columns((*routeRow)(nil), "") + ` FROM session_routing WHERE session_id = ?`)
 
 	recentPINFailures = store.NewStatement(`SELECT at FROM pin_attempts WHERE ip = ? AND success = ? AND at > ? ORDER BY at LIMIT ?`)
 

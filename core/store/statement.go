@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
 )
 
 // A Statement is one SQL statement on a hot path, written once with ?
@@ -216,3 +217,23 @@ func walkPlaceholders(text string, fn func(literal string, placeholder bool)) {
 	}
 	fn(text[start:], false)
 }
+
+// Columns lists the columns of model's table (a pointer to a bun model),
+// each prefixed with alias and a dot if alias is not empty, for a
+// Statement's select list: a statement that names its columns keeps working
+// on a hub process whose model predates a migration that added one, where
+// SELECT * would hand bun a column it does not know.
+func Columns(model any, alias string) string {
+	table := columnsDB.Table(reflect.TypeOf(model).Elem())
+	names := make([]string, len(table.Fields))
+	for i, f := range table.Fields {
+		names[i] = f.Name
+		if alias != "" {
+			names[i] = alias + "." + f.Name
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// columnsDB only reads models' table metadata; it never connects.
+var columnsDB = bun.NewDB(nil, sqlitedialect.New())

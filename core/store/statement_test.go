@@ -208,3 +208,28 @@ func TestSQLiteStatementsRun(t *testing.T) {
 		t.Errorf("three runs counted %d", after-before)
 	}
 }
+
+// TestColumnsSurviveANewColumn: a statement that names its model's columns
+// still scans once a migration added a column the model does not know.
+func TestColumnsSurviveANewColumn(t *testing.T) {
+	if got, want := store.Columns((*thing)(nil), "t"), "t.id, t.name, t.parent, t.flag, t.at, t.gone"; got != want {
+		t.Errorf("Columns = %q, want %q", got, want)
+	}
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		for _, q := range []string{
+			`CREATE TABLE statement_things (id BIGINT PRIMARY KEY, name TEXT NOT NULL, parent BIGINT, flag BOOLEAN NOT NULL, at TEXT NOT NULL, gone TEXT)`,
+			`INSERT INTO statement_things (id, name, flag, at) VALUES (1, 'one', FALSE, '2026-11-26 06:00:00+00:00')`,
+			`ALTER TABLE statement_things ADD COLUMN added_later TEXT NOT NULL DEFAULT ''`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		byID := store.NewStatement(`SELECT ` + store.Columns((*thing)(nil), "") + ` FROM statement_things WHERE id = ?`)
+		var got thing
+		if err := byID.Scan(ctx, db, &got, int64(1)); err != nil || got.Name != "one" {
+			t.Fatalf("scan after a new column: %+v, %v", got, err)
+		}
+	})
+}
