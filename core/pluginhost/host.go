@@ -212,9 +212,15 @@ func (h *Host) Wake() { h.Queue.Wake() }
 // made deliveries only if an enabled plugin takes events: with none, the
 // queue is left to its poll instead of looking for work on every change.
 func (h *Host) EventsCommitted() {
-	if subs := h.subs.Load(); subs != nil && len(*subs) > 0 {
+	if h.takesEvents() {
 		h.Queue.Wake()
 	}
+}
+
+// takesEvents says whether an enabled plugin takes session events.
+func (h *Host) takesEvents() bool {
+	subs := h.subs.Load()
+	return subs != nil && len(*subs) > 0
 }
 
 // refresh reloads which enabled plugins take which events.
