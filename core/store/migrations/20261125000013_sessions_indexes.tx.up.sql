@@ -6,6 +6,15 @@
 -- and the indexes stay small. The PIN is set only while a session is
 -- pending, on both engines. SQLite proves a partial index usable only from
 -- terms like the index's own, so its state and queue indexes stay whole.
+--
+-- A technician's active sessions are counted on every pick-up (SESS-16):
+-- the technician index gets the state as a second column, so the count
+-- reads only the active ones instead of every session the technician ever
+-- had.
+DROP INDEX sessions_technician;
+--bun:split
+CREATE INDEX sessions_technician ON sessions (technician_id, state);
+--bun:split
 DROP INDEX sessions_pin;
 --bun:split
 CREATE UNIQUE INDEX sessions_pin ON sessions (pin) WHERE pin IS NOT NULL;

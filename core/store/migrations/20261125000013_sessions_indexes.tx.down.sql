@@ -1,4 +1,8 @@
--- Whole indexes again.
+-- Whole indexes again, and the technician's alone.
+DROP INDEX sessions_technician;
+--bun:split
+CREATE INDEX sessions_technician ON sessions (technician_id);
+--bun:split
 DROP INDEX sessions_pin;
 --bun:split
 CREATE UNIQUE INDEX sessions_pin ON sessions (pin);
