@@ -81,6 +81,3 @@ func hubLifecycle(ctx context.Context, svc *sessions.Service, tech org.Actor, ip
 	}
 	return nil
 }
-
-func sessionsPrivate() sessions.PrivateInput { return sessions.PrivateInput{} }
-func sessionsClient() sessions.Client        { return sessions.Client{} }

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -23,11 +24,11 @@ func TestLifecycleOutbox(t *testing.T) {
 		h := newHub(t, db)
 		_, techID := groupWithTechnician(t, h)
 		tech := org.Actor{ID: techID, Role: org.KindTechnician}
-		c, err := h.Sessions.CreatePrivate(ctx, tech, sessionsPrivate())
+		c, err := h.Sessions.CreatePrivate(ctx, tech, sessions.PrivateInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Sessions.JoinByPIN(ctx, c.PIN, netip.MustParseAddr("192.0.2.9"), sessionsClient()); err != nil {
+		if _, err := h.Sessions.JoinByPIN(ctx, c.PIN, netip.MustParseAddr("192.0.2.9"), sessions.Client{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.Sessions.PickUp(ctx, tech, c.Session.ID); err != nil {

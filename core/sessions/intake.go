@@ -53,19 +53,12 @@ type Created struct {
 // 6-digit PIN, unique among live codes and valid for the group's code
 // validity (SESS-1, SESS-2, SESS-7).
 func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in PrivateInput) (Created, error) {
-	creds, err := s.credentials(ctx, actor.ID)
+	tech, err := s.technician(ctx, actor)
 	if err != nil {
 		return Created{}, err
 	}
-	if creds.TechGroupID == 0 || !creds.Enabled {
-		return Created{}, fault.Forbiddenf("technicians_only", "Only technicians start private sessions.")
-	}
-	group := creds.TechGroupID
-	perms, err := s.Policy.Permissions(ctx, group)
-	if err != nil {
-		return Created{}, err
-	}
-	if !perms.PrivateSessions {
+	group := tech.Group
+	if !tech.Perms.PrivateSessions {
 		return Created{}, fault.Forbiddenf("permission_denied", "Your group may not start private sessions (permission private_sessions).")
 	}
 	rules, err := s.Policy.PrivateFields(ctx, group)
@@ -112,7 +105,7 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 			return Created{}, err
 		}
 		s.notify(r.ID, v.State)
-		return Created{Session: v, PIN: pin, Invitation: inv.Render(pin, in.Fields.CField[0], creds.DisplayName, expires)}, nil
+		return Created{Session: v, PIN: pin, Invitation: inv.Render(pin, in.Fields.CField[0], tech.Name, expires)}, nil
 	}
 }
 
