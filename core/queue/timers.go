@@ -136,7 +136,7 @@ func (t *Timers) Cancel(ctx context.Context, db bun.IDB, sessionID int64, kinds 
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	if _, err := cancelTimers(len(kinds)).Exec(ctx, t.idb(db), args...); err != nil {
+	if _, err := cancelTimers.For(len(kinds)).Exec(ctx, t.idb(db), args...); err != nil {
 		return fmt.Errorf("cancel %s timer of session %d: %w", strings.Join(kinds, ", "), sessionID, err)
 	}
 	return nil
@@ -147,17 +147,10 @@ VALUES (?, ?, ?, NULL, 0, '')
 ON CONFLICT (session_id, kind) DO UPDATE SET
 	due_at = excluded.due_at, fired_at = NULL, attempts = 0, last_error = ''`)
 
-// cancelTimers deletes a session's timers of n kinds; one Statement per n.
-func cancelTimers(n int) *store.Statement {
-	if s, ok := timerCancels.Load(n); ok {
-		return s.(*store.Statement)
-	}
-	s, _ := timerCancels.LoadOrStore(n, store.NewStatement(`DELETE FROM session_timers WHERE session_id = ? AND kind IN (`+
-		strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`))
-	return s.(*store.Statement)
-}
-
-var timerCancels sync.Map
+// cancelTimers deletes a session's timers of n kinds.
+var cancelTimers = store.NewByCount(func(n int) string {
+	return `DELETE FROM session_timers WHERE session_id = ? AND kind IN (` + store.Placeholders(n) + `)`
+})
 
 // CancelAll removes every timer of the session, e.g. when it ends.
 func (t *Timers) CancelAll(ctx context.Context, db bun.IDB, sessionID int64) error {

@@ -317,7 +317,7 @@ func (s *Service) writeEvents(ctx context.Context, db bun.IDB, events []eventRow
 		args = append(args, e.SessionID, e.Type, e.ActorID, e.Payload, e.At)
 	}
 	var ids []int64
-	if err := insertEvents(len(events)).Scan(ctx, db, &ids, args...); err != nil {
+	if err := insertEvents.For(len(events)).Scan(ctx, db, &ids, args...); err != nil {
 		return fmt.Errorf("write outbox event %s: %w", events[0].Type, err)
 	}
 	if len(ids) != len(events) {

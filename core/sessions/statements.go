@@ -3,7 +3,6 @@ package sessions
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/store"
@@ -15,12 +14,9 @@ import (
 // rowColumns are the sessions columns a save or an insert writes, in the
 // order of row.values. id, version, created_at, transmitted and tools_used
 // are written by the statements themselves or by the relay.
-var rowColumns = []string{"kind", "state", "channel_id", "tech_group_id", "technician_id", "creator_id",
-	"queue_kind", "queue_id", "prev_queue_kind", "prev_queue_id", "pin", "pin_expires_at", "customer_name",
-	"cfield0", "cfield1", "cfield2", "cfield3", "cfield4", "cfield5", "tracking_id", "client_kind",
-	"platform", "language", "test", "customer_secret_hash", "aggregate", "updated_at", "ended_at"}
+var rowColumns = store.ColumnNames((*row)(nil), "id", "version", "created_at", "transmitted", "tools_used")
 
-// values are r's values for rowColumns.
+// values are r's values for rowColumns, in the row's field order.
 func (r *row) values() []any {
 	return []any{r.Kind, r.State, r.ChannelID, r.TechGroupID, r.TechnicianID, r.CreatorID,
 		r.QueueKind, r.QueueID, r.PrevQueueKind, r.PrevQueueID, r.PIN, r.PINExpiresAt, r.CustomerName,
@@ -32,8 +28,6 @@ var (
 	pending        = quotedStates(session.Pending)
 	sessionColumns = store.Columns((*row)(nil), "")
 )
-
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 var (
 	// lockSession* load a session and lock it for the transaction. NO KEY
@@ -51,7 +45,7 @@ var (
 	saveSession = store.NewStatement(`UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +
 		` = ?, version = version + 1 WHERE id = ? AND version = ?`)
 	insertSession = store.NewStatement(`INSERT INTO sessions (` + strings.Join(rowColumns, ", ") +
-		`, version, created_at) VALUES (` + placeholders(len(rowColumns)+2) + `) RETURNING id`)
+		`, version, created_at) VALUES (` + store.Placeholders(len(rowColumns)+2) + `) RETURNING id`)
 
 	// countActive counts the sessions a technician works on now (activeStates).
 	countActive = store.NewStatement(`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (` +
@@ -69,18 +63,11 @@ var (
 )
 
 // insertEvents inserts n outbox rows in one statement, returning their IDs
-// in order; one Statement per n.
-func insertEvents(n int) *store.Statement {
-	if s, ok := eventInserts.Load(n); ok {
-		return s.(*store.Statement)
-	}
-	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
-	s, _ := eventInserts.LoadOrStore(n, store.NewStatement(
-		`INSERT INTO session_events (session_id, type, actor_id, payload, at) VALUES `+values+` RETURNING id`))
-	return s.(*store.Statement)
-}
-
-var eventInserts sync.Map
+// in order.
+var insertEvents = store.NewByCount(func(n int) string {
+	return `INSERT INTO session_events (session_id, type, actor_id, payload, at) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ") + ` RETURNING id`
+})
 
 func quotedStates[S ~string](states ...S) string {
 	q := make([]string, len(states))

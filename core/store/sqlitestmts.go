@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -18,19 +18,6 @@ type sqliteStatements struct {
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 	done  bool
-	ran   atomic.Int64 // statements run, for SQLiteStatements
-}
-
-// sqlitePools holds the statements of each pool OpenSQLite opened until the
-// pool closes (checkpoint notices and forgets them).
-var sqlitePools sync.Map // *sql.DB -> *sqliteStatements
-
-func sqliteStatementsOf(db *sql.DB) *sqliteStatements {
-	c, ok := sqlitePools.Load(db)
-	if !ok {
-		return nil
-	}
-	return c.(*sqliteStatements)
 }
 
 var errPoolClosed = errors.New("store: the SQLite pool is closed")
@@ -65,9 +52,9 @@ func (c *sqliteStatements) close() {
 	c.stmts = nil
 }
 
-// sqliteArgs writes times as bun writes them into SQLite's text columns
-// (UTC, microseconds), so that values bound here and values bun formatted
-// compare as text the same way; other values bind as they are.
+// sqliteArgs writes times as bun's dialect writes them into SQLite's text
+// columns, so that values bound here and values bun formatted compare as
+// text the same way; other values bind as they are.
 func sqliteArgs(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
@@ -87,4 +74,6 @@ func sqliteArgs(args []any) []any {
 	return out
 }
 
-func sqliteTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999-07:00") }
+func sqliteTime(t time.Time) string {
+	return strings.Trim(string(unconnected.Dialect().AppendTime(nil, t)), "'")
+}

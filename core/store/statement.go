@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
@@ -122,15 +124,15 @@ func (s *Statement) sqlite(ctx context.Context, db bun.IDB) (*sql.Stmt, bool, er
 	default:
 		return nil, false, nil
 	}
-	c := sqliteStatementsOf(db.NewSelect().DB().DB)
-	if c == nil {
+	p := poolOf(db.NewSelect().DB().DB)
+	if p == nil || p.sqlite == nil {
 		return nil, false, nil
 	}
-	st, err := c.get(ctx, s.text)
+	st, err := p.sqlite.get(ctx, s.text)
 	if err != nil {
 		return nil, false, err
 	}
-	c.ran.Add(1)
+	p.ran.Add(1)
 	if tx != nil {
 		st = tx.StmtContext(ctx, st)
 	}
@@ -218,22 +220,56 @@ func walkPlaceholders(text string, fn func(literal string, placeholder bool)) {
 	fn(text[start:], false)
 }
 
-// Columns lists the columns of model's table (a pointer to a bun model),
-// each prefixed with alias and a dot if alias is not empty, for a
-// Statement's select list: a statement that names its columns keeps working
-// on a hub process whose model predates a migration that added one, where
-// SELECT * would hand bun a column it does not know.
+// ColumnNames lists the columns of model's table (a pointer to a bun
+// model) in field order, but those in except.
+func ColumnNames(model any, except ...string) []string {
+	table := unconnected.Table(reflect.TypeOf(model).Elem())
+	names := make([]string, 0, len(table.Fields))
+	for _, f := range table.Fields {
+		if !slices.Contains(except, f.Name) {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
+// Columns is the select list of model's table, each column prefixed with
+// alias and a dot if alias is not empty: a statement that names its
+// columns keeps working on a hub process whose model predates a migration
+// that added one, where SELECT * would hand bun a column it does not know.
 func Columns(model any, alias string) string {
-	table := columnsDB.Table(reflect.TypeOf(model).Elem())
-	names := make([]string, len(table.Fields))
-	for i, f := range table.Fields {
-		names[i] = f.Name
-		if alias != "" {
-			names[i] = alias + "." + f.Name
+	names := ColumnNames(model)
+	if alias != "" {
+		for i, n := range names {
+			names[i] = alias + "." + n
 		}
 	}
 	return strings.Join(names, ", ")
 }
 
-// columnsDB only reads models' table metadata; it never connects.
-var columnsDB = bun.NewDB(nil, sqlitedialect.New())
+// Placeholders is n placeholders for a list: "?, ?, ?".
+func Placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// ByCount is a family of Statements that differ only in how many values a
+// list holds (IN (?, ?), VALUES (...), (...)): one Statement per count,
+// made on first use.
+type ByCount struct {
+	text func(n int) string
+	made sync.Map // int -> *Statement
+}
+
+// NewByCount makes the family whose Statement for n values is text(n).
+func NewByCount(text func(n int) string) *ByCount { return &ByCount{text: text} }
+
+// For is the family's Statement for n values.
+func (b *ByCount) For(n int) *Statement {
+	if s, ok := b.made.Load(n); ok {
+		return s.(*Statement)
+	}
+	s, _ := b.made.LoadOrStore(n, NewStatement(b.text(n)))
+	return s.(*Statement)
+}
+
+// unconnected never connects: it reads models' table metadata and formats
+// values as bun does for SQLite.
+var unconnected = bun.NewDB(nil, sqlitedialect.New())

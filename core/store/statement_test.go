@@ -233,3 +233,19 @@ func TestColumnsSurviveANewColumn(t *testing.T) {
 		}
 	})
 }
+
+func TestPlaceholdersAndByCount(t *testing.T) {
+	for n, want := range []string{"", "?", "?, ?", "?, ?, ?"} {
+		if got := store.Placeholders(n); got != want {
+			t.Errorf("Placeholders(%d) = %q, want %q", n, got, want)
+		}
+	}
+	made := 0
+	in := store.NewByCount(func(n int) string { made++; return "SELECT 1 WHERE 1 IN (" + store.Placeholders(n) + ")" })
+	if in.For(2) != in.For(2) || made != 1 {
+		t.Errorf("For(2) twice made %d statements, want one kept", made)
+	}
+	if got := in.For(3).String(); got != "SELECT 1 WHERE 1 IN (?, ?, ?)" {
+		t.Errorf("For(3) = %q", got)
+	}
+}

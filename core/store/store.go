@@ -100,7 +100,7 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	sqlitePools.Store(sqldb, &sqliteStatements{db: sqldb})
+	keepPool(sqldb, &pool{sqlite: &sqliteStatements{db: sqldb}})
 	go checkpoint(db)
 	return db, nil
 }
@@ -112,10 +112,7 @@ func checkpoint(db *bun.DB) {
 	defer t.Stop()
 	for range t.C {
 		if _, err := db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); errors.Is(err, sql.ErrConnDone) || (err != nil && strings.Contains(err.Error(), "database is closed")) {
-			if c := sqliteStatementsOf(db.DB); c != nil {
-				c.close()
-				sqlitePools.Delete(db.DB)
-			}
+			forgetPool(db.DB)
 			return
 		}
 	}
@@ -136,10 +133,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*bun.DB, error) {
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	counter := &statementCounter{}
-	cfg.Tracer = counter
+	p := &pool{}
+	cfg.Tracer = p
 	sqldb := stdlib.OpenDB(*cfg)
-	keepCounter(sqldb, counter)
+	keepPool(sqldb, p)
 	sqldb.SetMaxOpenConns(MaxOpenConns)
 	// Keep the connections open: the default of 2 idle ones made a busy hub
 	// open a new PostgreSQL connection for about a third of its queries.
