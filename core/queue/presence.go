@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/expiring"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/store"
 )
@@ -71,8 +71,7 @@ type Presence struct {
 	// several times a second.
 	ActivityEvery time.Duration
 
-	mu      sync.Mutex
-	written map[int64]time.Time // last activity written, by technician
+	written expiring.Map[int64, struct{}] // when each technician's activity was last written
 }
 
 func (p *Presence) now() time.Time {
@@ -125,36 +124,20 @@ ON CONFLICT (member_id) DO UPDATE SET
 // Activity records a technician's action (a chat message, a pick-up, a
 // console command): it resets their idle time.
 func (p *Presence) Activity(ctx context.Context, memberID int64) error {
-	if p.ActivityEvery > 0 && !p.activityDue(memberID) {
+	if p.ActivityEvery <= 0 {
+		return p.touch(ctx, memberID, touchActivity, "record activity of")
+	}
+	now := p.now()
+	_, recent, gen := p.written.Get(memberID, now, p.ActivityEvery)
+	if recent {
 		return nil
 	}
-	err := p.touch(ctx, memberID, touchActivity, "record activity of")
-	if err != nil && p.ActivityEvery > 0 {
-		p.mu.Lock()
-		delete(p.written, memberID) // not written: the next action tries again
-		p.mu.Unlock()
+	if err := p.touch(ctx, memberID, touchActivity, "record activity of"); err != nil {
+		return err
 	}
-	return err
+	p.written.Put(gen, memberID, struct{}{}, now)
+	return nil
 }
-
-// activityDue says whether a technician's activity is to be written now,
-// and if so counts it as written.
-func (p *Presence) activityDue(memberID int64) bool {
-	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if last, ok := p.written[memberID]; ok && now.Sub(last) < p.ActivityEvery && !now.Before(last) {
-		return false
-	}
-	if p.written == nil || len(p.written) >= maxActivityEntries {
-		p.written = make(map[int64]time.Time)
-	}
-	p.written[memberID] = now
-	return true
-}
-
-// maxActivityEntries bounds activityDue's memory; past it, it starts over.
-const maxActivityEntries = 100_000
 
 // SessionEnded records that one of the technician's sessions ended.
 func (p *Presence) SessionEnded(ctx context.Context, memberID int64) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/expiring"
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/session"
@@ -105,7 +106,7 @@ type Service struct {
 
 	txOnce  sync.Once
 	txSlots chan struct{}
-	creds   credentialCache
+	creds   expiring.Map[int64, org.Credentials]
 }
 
 // DefaultMaxTx leaves half of store.MaxOpenConns free for the reads that

@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/tetherhq/tether/core/org"
@@ -15,53 +14,22 @@ import (
 // moved through this node is seen at once, and through another node within
 // the TTL (the API itself still checks every request).
 
-type credentialCache struct {
-	mu      sync.Mutex
-	gen     uint64
-	entries map[int64]cachedCredentials
-}
-
-type cachedCredentials struct {
-	creds org.Credentials
-	read  time.Time
-}
-
-// maxCachedCredentials bounds the cache; past it, it starts over.
-const maxCachedCredentials = 10_000
-
 func (s *Service) credentials(ctx context.Context, memberID int64) (org.Credentials, error) {
 	if s.CredentialsTTL <= 0 {
 		return s.Org.CredentialsByID(ctx, memberID)
 	}
-	c := &s.creds
 	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.entries[memberID]
-	gen := c.gen
-	c.mu.Unlock()
-	if ok && now.Before(e.read.Add(s.CredentialsTTL)) {
-		return e.creds, nil
+	c, ok, gen := s.creds.Get(memberID, now, s.CredentialsTTL)
+	if ok {
+		return c, nil
 	}
-	creds, err := s.Org.CredentialsByID(ctx, memberID)
+	c, err := s.Org.CredentialsByID(ctx, memberID)
 	if err != nil {
 		return org.Credentials{}, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen == c.gen { // else a change came meanwhile: what was read may predate it
-		if c.entries == nil || len(c.entries) >= maxCachedCredentials {
-			c.entries = make(map[int64]cachedCredentials)
-		}
-		c.entries[memberID] = cachedCredentials{creds: creds, read: now}
-	}
-	return creds, nil
+	s.creds.Put(gen, memberID, c, now)
+	return c, nil
 }
 
 // ForgetCredentials drops every kept credential.
-func (s *Service) ForgetCredentials() {
-	c := &s.creds
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.entries = nil
-}
+func (s *Service) ForgetCredentials() { s.creds.Forget() }

@@ -134,7 +134,7 @@ func (s *Service) write(ctx context.Context, sec Section, targets []Unit, value 
 	}
 	// Forget cached values whatever the outcome: a failed commit may
 	// still have landed.
-	defer s.cache.invalidate()
+	defer s.cache.Forget()
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.NewInsert().Model(&rows).
 			On("CONFLICT (unit_id, section) DO UPDATE").

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/expiring"
 	"github.com/tetherhq/tether/core/fault"
 )
 
@@ -23,7 +24,7 @@ type Service struct {
 	// every call.
 	CacheTTL time.Duration
 
-	cache cache
+	cache expiring.Map[cacheKey, resolution]
 }
 
 // Effective is the value a unit works with, and where it comes from.
@@ -77,7 +78,7 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 	}
 	var gen uint64
 	if s.CacheTTL > 0 {
-		r, ok, g := s.cache.get(cacheKey{unitID, sec.Name}, time.Now())
+		r, ok, g := s.cache.Get(cacheKey{unitID, sec.Name}, time.Now(), s.CacheTTL)
 		if ok {
 			return effective(sec, r)
 		}
@@ -110,11 +111,10 @@ func (s *Service) Effective(ctx context.Context, unitID int64, section string) (
 	if err != nil {
 		return Effective{}, err
 	}
-	expires := time.Now().Add(s.CacheTTL)
+	read := time.Now()
 	var mine resolution
 	for i, r := range rs {
-		r.expires = expires
-		s.cache.put(gen, cacheKey{unitID, secs[i].Name}, r)
+		s.cache.Put(gen, cacheKey{unitID, secs[i].Name}, r, read)
 		if secs[i].Name == sec.Name {
 			mine = r
 		}
@@ -272,7 +272,7 @@ func (s *Service) Reset(ctx context.Context, unitID int64, section string, inSco
 		Where("unit_id = ?", u.ID).
 		Where("section = ?", sec.Name).
 		Exec(ctx)
-	s.cache.invalidate()
+	s.cache.Forget()
 	if err != nil {
 		return fmt.Errorf("reset settings %s of unit %d: %w", section, unitID, err)
 	}
