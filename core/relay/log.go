@@ -383,7 +383,7 @@ var (
 		`' AND kind <> '` + string(KindNote) + `' ORDER BY seq LIMIT ?`)
 )
 
-const messageColumns = "session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at"
+var messageColumns = store.Columns((*messageRow)(nil), "")
 
 // ChatLog is the session's whole log as viewer may see it (SESS-13): chat,
 // system messages, and for technicians the notes and technician-only chat.
