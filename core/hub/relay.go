@@ -96,6 +96,11 @@ func (l systemLog) AppendSystem(ctx context.Context, db bun.IDB, sessionID int64
 	return err
 }
 
+func (l systemLog) SystemPartsFor(from, as, text string, payload any) (sessions.SystemParts, error) {
+	p, err := l.log.SystemPartsFor(from, as, text, payload)
+	return sessions.SystemParts(p), err
+}
+
 // pushToRelay tells connected sides of a committed change.
 func (h *Hub) pushToRelay(id int64, st session.State) {
 	if h.Relay == nil {

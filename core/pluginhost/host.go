@@ -244,6 +244,16 @@ func (h *Host) refresh(ctx context.Context) error {
 	return nil
 }
 
+// Subscribes reports whether an enabled plugin takes events of this type.
+func (h *Host) Subscribes(eventType string) bool {
+	for _, m := range *h.subs.Load() {
+		if m.Subscribes(eventType) {
+			return true
+		}
+	}
+	return false
+}
+
 // Written is the sessions outbox hook: one delivery per enabled plugin that
 // subscribes to the event, in the transaction that writes the event.
 func (h *Host) Written(ctx context.Context, db bun.IDB, e sessions.Event) error {

@@ -152,6 +152,30 @@ var cancelTimers = store.NewByCount(func(n int) string {
 	return `DELETE FROM session_timers WHERE session_id = ? AND kind IN (` + store.Placeholders(n) + `)`
 })
 
+// SchedulePart is Schedule as a data-modifying WITH member of a caller's
+// single statement, for the session whose id the member from holds.
+func (t *Timers) SchedulePart(from, kind string, due time.Time) (string, []any) {
+	due = due.UTC().Truncate(time.Microsecond)
+	if due.Sub(t.now()) < t.interval() {
+		t.soon.Store(true)
+	}
+	return `INSERT INTO session_timers (session_id, kind, due_at, fired_at, attempts, last_error)
+	SELECT ` + from + `.id, ?::text, ?::timestamptz, NULL, 0, '' FROM ` + from + `
+	ON CONFLICT (session_id, kind) DO UPDATE SET
+		due_at = excluded.due_at, fired_at = NULL, attempts = 0, last_error = ''`, []any{kind, due}
+}
+
+// CancelPart is Cancel as a data-modifying WITH member of a caller's single
+// statement, for the session whose id the member from holds.
+func (t *Timers) CancelPart(from string, kinds ...string) (string, []any) {
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = k
+	}
+	return `DELETE FROM session_timers WHERE session_id IN (SELECT id FROM ` + from + `) AND kind IN (` +
+		store.Placeholders(len(kinds)) + `)`, args
+}
+
 // CancelAll removes every timer of the session, e.g. when it ends.
 func (t *Timers) CancelAll(ctx context.Context, db bun.IDB, sessionID int64) error {
 	_, err := t.idb(db).NewDelete().Model((*Timer)(nil)).Where("session_id = ?", sessionID).Exec(ctx)

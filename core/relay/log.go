@@ -568,3 +568,67 @@ func (l *Log) accepted(ctx context.Context, sessionID, offerSeq int64) (bool, er
 	}
 	return false, nil
 }
+
+// SystemParts is a system message written as parts of a caller's single
+// statement (the sessions service's one-statement state change on
+// PostgreSQL) instead of by Append in its transaction. The stored row and
+// the outbox event are the ones AppendSystem writes.
+type SystemParts struct {
+	// Insert is a data-modifying WITH member: it inserts the message with
+	// the session's next seq for the session whose id the caller's WITH
+	// member named by SystemPartsFor's from holds, RETURNING session_id and
+	// seq. A concurrent writer holding that seq makes the whole statement
+	// fail with a unique violation; the caller runs it again.
+	Insert     string
+	InsertArgs []any
+	// EventType is the outbox event's type; "" when the log writes none.
+	EventType string
+	// EventPayload is the event's payload as an SQL expression over the
+	// insert member's session_id and seq, qualified by SystemPartsFor's as.
+	EventPayload     string
+	EventPayloadArgs []any
+}
+
+// systemEventPrefix is how the JSON of a Message with no seq and no session
+// begins; the seq and the session ID are spliced in by SQL.
+const systemEventPrefix = `{"seq":0,"session_id":0,`
+
+// SystemPartsFor renders the system message AppendSystem would append, for
+// a statement in which the WITH member from holds the session's id and the
+// message's own member is called as.
+func (l *Log) SystemPartsFor(from, as, text string, payload any) (SystemParts, error) {
+	raw, err := marshalPayload(payload)
+	if err != nil {
+		return SystemParts{}, err
+	}
+	m := Message{SessionID: 1, Kind: KindSystem, SenderKind: SenderSystem, Audience: AudienceAll, Body: text, Payload: raw}
+	if err := normalize(&m); err != nil {
+		return SystemParts{}, err
+	}
+	if m.Payload, err = withFields(m.Payload, nil); err != nil {
+		return SystemParts{}, err
+	}
+	m.SessionID = 0
+	m.CreatedAt = l.now().UTC().Truncate(time.Microsecond)
+	p := SystemParts{
+		Insert: `INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+	SELECT ` + from + `.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM session_messages WHERE session_id = ` + from + `.id),
+		?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz FROM ` + from + ` RETURNING session_id, seq`,
+		InsertArgs: []any{string(m.Kind), string(m.SenderKind), m.SenderID, string(m.Audience), m.Body, string(m.Payload), m.CreatedAt},
+	}
+	if l.outbox == nil {
+		return p, nil
+	}
+	event, err := json.Marshal(m)
+	if err != nil {
+		return SystemParts{}, fmt.Errorf("encode event: %w", err)
+	}
+	rest, ok := strings.CutPrefix(string(event), systemEventPrefix)
+	if !ok {
+		return SystemParts{}, fmt.Errorf("system message event %q does not begin with %q", event, systemEventPrefix)
+	}
+	p.EventType = "message." + string(KindSystem)
+	p.EventPayload = `'{"seq":' || ` + as + `.seq || ',"session_id":' || ` + as + `.session_id || ',' || ?::text`
+	p.EventPayloadArgs = []any{rest}
+	return p, nil
+}

@@ -133,7 +133,7 @@ func (s *Service) acted(ctx context.Context, technicianID int64) {
 
 func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how string) (Session, error) {
 	name := t.Name
-	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	return s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.State != session.Waiting && agg.State != session.Transferring {
 			if agg.ReachedActive && agg.State.Live() {
 				return change{}, fault.New(fault.Conflict, "already_picked_up", "Session %d has already been picked up.", id)
@@ -147,7 +147,7 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 		if !ok {
 			return change{}, fault.Forbiddenf("not_in_your_queue", "Session %d is not in your queue.", id)
 		}
-		if err := s.checkCapacity(ctx, tx, t); err != nil {
+		if err := s.checkCapacity(ctx, db, t); err != nil {
 			return change{}, err
 		}
 		if err := agg.PickUp(now, t.ID); err != nil {
@@ -186,7 +186,7 @@ func (s *Service) owned(ctx context.Context, actor org.Actor, id int64, fn func(
 		return Session{}, err
 	}
 	defer s.acted(ctx, t.ID)
-	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	return s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.TechnicianID != t.ID && !(agg.State == session.Pending && r.CreatorID != nil && *r.CreatorID == t.ID) {
 			return change{}, fault.Forbiddenf("not_your_session", "Session %d is not yours.", id)
 		}
@@ -290,7 +290,7 @@ func (s *Service) CustomerClose(ctx context.Context, secret string) (Session, er
 	if err != nil {
 		return Session{}, err
 	}
-	return s.mutate(ctx, cur.ID, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	return s.mutate(ctx, cur.ID, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if err := agg.Close(now, session.ClosedByCustomer); err != nil {
 			return change{}, transitionFault(err)
 		}
@@ -301,7 +301,7 @@ func (s *Service) CustomerClose(ctx context.Context, secret string) (Session, er
 // CustomerConnected and CustomerDisconnected follow the customer's link
 // (Active <-> Reconnecting, SESS-4).
 func (s *Service) CustomerConnected(ctx context.Context, id int64) error {
-	_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.State != session.Reconnecting && agg.State != session.Rebooting {
 			return change{}, nil
 		}
@@ -315,7 +315,7 @@ func (s *Service) CustomerConnected(ctx context.Context, id int64) error {
 
 // CustomerDisconnected: an active session waits for the customer to come back.
 func (s *Service) CustomerDisconnected(ctx context.Context, id int64) error {
-	_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if agg.State != session.Active && agg.State != session.OnHold {
 			return change{}, nil
 		}
@@ -329,7 +329,7 @@ func (s *Service) CustomerDisconnected(ctx context.Context, id int64) error {
 
 // Activity records an action by either side (SESS-8 idle timeout).
 func (s *Service) Activity(ctx context.Context, id int64) error {
-	_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		agg.Touch(now)
 		return change{}, nil
 	})

@@ -71,7 +71,7 @@ func (s *Service) administered(ctx context.Context, sc *org.Scope, id int64, fn 
 	if err := requireAdmin(sc); err != nil {
 		return Session{}, err
 	}
-	return s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	return s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if !inScope(sc, r) {
 			return change{}, fault.OutOfScope("Session %d is outside your scope.", id)
 		}

@@ -122,7 +122,7 @@ func (s *Service) queueTechnicians(ctx context.Context, v Session) ([]int64, err
 }
 
 func (s *Service) endNoTechnician(ctx context.Context, id int64, url string) error {
-	_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if err := agg.EndNoTechnician(now); err != nil {
 			return change{}, transitionFault(err)
 		}

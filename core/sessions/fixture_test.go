@@ -3,7 +3,6 @@ package sessions_test
 import (
 	"context"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tetherhq/tether/core/clocktest"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/queue"
 	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/sessions"
 )
@@ -44,33 +44,22 @@ func (p *policy) AutoTransfer(context.Context, int64) (time.Duration, int64, boo
 	return p.autoAfter, p.autoTarget, p.autoTransfer, nil
 }
 
-// timers records the timers the service arms.
+// timers are the durable timers of core/queue, read back from the table.
 type timers struct {
-	mu  sync.Mutex
-	due map[[2]any]time.Time
-}
-
-func (t *timers) Schedule(_ context.Context, _ bun.IDB, id int64, kind string, due time.Time) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.due[[2]any{id, kind}] = due
-	return nil
-}
-
-func (t *timers) Cancel(_ context.Context, _ bun.IDB, id int64, kinds ...string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, kind := range kinds {
-		delete(t.due, [2]any{id, kind})
-	}
-	return nil
+	*queue.Timers
 }
 
 func (t *timers) get(id int64, kind string) (time.Time, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	d, ok := t.due[[2]any{id, kind}]
-	return d, ok
+	var due []time.Time
+	err := t.DB.NewSelect().Table("session_timers").Column("due_at").
+		Where("session_id = ? AND kind = ? AND fired_at IS NULL", id, kind).Scan(context.Background(), &due)
+	if err != nil {
+		panic(err)
+	}
+	if len(due) == 0 {
+		return time.Time{}, false
+	}
+	return due[0].UTC(), true
 }
 
 type presence struct {
@@ -145,7 +134,7 @@ func newWorld(t testing.TB, db *bun.DB) *world {
 		terms:    map[int64]*sessions.Terms{},
 		perms:    *org.DefaultPermissions(),
 	}
-	w.timers = &timers{due: map[[2]any]time.Time{}}
+	w.timers = &timers{&queue.Timers{DB: db, Now: c.Now}}
 	w.presence = &presence{status: map[int64]string{}, max: 10}
 	w.svc = &sessions.Service{DB: db, Org: o, Policy: w.policy, Timers: w.timers, Presence: w.presence, Now: c.Now}
 	return w

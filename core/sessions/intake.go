@@ -80,15 +80,12 @@ func (s *Service) CreatePrivate(ctx context.Context, actor org.Actor, in Private
 		if err != nil {
 			return Created{}, err
 		}
-		var r row
-		err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			agg := session.New(session.Private, now)
-			r = row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
-				QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires, ToolsUsed: "[]"}
-			r.setFields(in.Fields)
-			return s.insert(ctx, tx, &r, agg, now, change{event: "session.created", actorID: actor.ID,
-				payload: map[string]any{"kind": "private", "technician_id": actor.ID}, system: "Private session created."})
-		})
+		agg := session.New(session.Private, now)
+		r := row{Kind: string(session.Private), TechGroupID: &group, CreatorID: &actor.ID,
+			QueueKind: QueueTechnician, QueueID: actor.ID, PIN: &pin, PINExpiresAt: &expires, ToolsUsed: "[]"}
+		r.setFields(in.Fields)
+		err = s.create(ctx, &r, agg, now, change{event: "session.created", actorID: actor.ID,
+			payload: map[string]any{"kind": "private", "technician_id": actor.ID}, system: "Private session created."})
 		if store.IsUniqueViolation(err) && attempt < 20 {
 			continue // PIN collision with a live code: draw another
 		}
@@ -145,14 +142,12 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	if err := s.checkPINThrottle(ctx, ip); err != nil {
 		return Joined{}, err
 	}
-	// The code is looked up and locked in the join's own transaction; an
-	// expired one is ended there instead.
+	// The code is looked up by the join itself; an expired one is ended
+	// there instead.
 	expired := false
 	unknown := fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
-	byPIN := func(ctx context.Context, tx bun.Tx) (*row, error) {
-		return lock(ctx, tx, lockSessionByPIN, unknown, pin)
-	}
-	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (*change, error) {
+	byPIN := finder{stmt: sessionByPIN, args: []any{pin}, notFound: unknown}
+	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (*change, error) {
 		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {
 			expired = true
 			if err := agg.Expire(now, session.CodeExpired); err != nil {
@@ -174,15 +169,15 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 // admit performs the customer's entry: the entry transition, a new secret,
 // and either the terms to accept or the queue. enter may end the session
 // instead, returning the change that says so; then nobody is admitted.
-func (s *Service) admit(ctx context.Context, load func(context.Context, bun.Tx) (*row, error), client Client,
-	enter func(context.Context, bun.Tx, *row, *session.Session, time.Time) (*change, error), event, system string) (Joined, error) {
+func (s *Service) admit(ctx context.Context, find finder, client Client,
+	enter func(context.Context, bun.IDB, *row, *session.Session, time.Time) (*change, error), event, system string) (Joined, error) {
 	secret, hash, err := s.newSecret()
 	if err != nil {
 		return Joined{}, err
 	}
 	var terms *Terms
-	v, err := s.mutateRow(ctx, load, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
-		ended, err := enter(ctx, tx, r, agg, now)
+	v, err := s.mutateRow(ctx, find, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
+		ended, err := enter(ctx, db, r, agg, now)
 		if err != nil {
 			return change{}, transitionFault(err)
 		}
@@ -274,25 +269,16 @@ func (s *Service) OpenChannel(ctx context.Context, channelID int64, form Channel
 		return Joined{}, err
 	}
 	now := s.now()
-	var id int64
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		agg := session.New(session.Channel, now)
-		r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
-			Test: test, ToolsUsed: "[]"}
-		r.setFields(form.Fields)
-		err := s.insert(ctx, tx, &r, agg, now, change{event: "session.created",
-			payload: map[string]any{"kind": "channel", "channel_id": channelID, "test": test}, system: "Connecting to " + u.Name + "."})
-		if err != nil {
-			return fmt.Errorf("create channel session: %w", err)
-		}
-		id = r.ID
-		return nil
-	})
+	agg := session.New(session.Channel, now)
+	r := row{Kind: string(session.Channel), ChannelID: &channelID, QueueKind: QueueChannel, QueueID: channelID,
+		Test: test, ToolsUsed: "[]"}
+	r.setFields(form.Fields)
+	err = s.create(ctx, &r, agg, now, change{event: "session.created",
+		payload: map[string]any{"kind": "channel", "channel_id": channelID, "test": test}, system: "Connecting to " + u.Name + "."})
 	if err != nil {
-		return Joined{}, err
+		return Joined{}, fmt.Errorf("create channel session: %w", err)
 	}
-	byID := func(ctx context.Context, tx bun.Tx) (*row, error) { return lockByID(ctx, tx, id) }
-	return s.admit(ctx, byID, form.Client, func(context.Context, bun.Tx, *row, *session.Session, time.Time) (*change, error) { return nil, nil },
+	return s.admit(ctx, byID(r.ID), form.Client, func(context.Context, bun.IDB, *row, *session.Session, time.Time) (*change, error) { return nil, nil },
 		"session.connecting", "")
 }
 
@@ -303,7 +289,7 @@ func (s *Service) AnswerTerms(ctx context.Context, secret string, accept bool) (
 	if err != nil {
 		return Session{}, err
 	}
-	return s.mutate(ctx, cur.ID, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+	return s.mutate(ctx, cur.ID, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 		if accept {
 			if err := agg.AcceptTerms(now); err != nil {
 				return change{}, transitionFault(err)

@@ -19,6 +19,8 @@ type recordingOutbox struct {
 	fail   error
 }
 
+func (o *recordingOutbox) Subscribes(string) bool { return true }
+
 func (o *recordingOutbox) Written(ctx context.Context, db bun.IDB, e sessions.Event) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

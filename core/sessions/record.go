@@ -41,7 +41,7 @@ func (s *Service) SetFields(ctx context.Context, id int64, u FieldUpdate) (Sessi
 	if len(errs) > 0 {
 		return Session{}, fault.Fields(errs)
 	}
-	return s.mutate(ctx, id, func(_ context.Context, _ bun.Tx, r *row, _ *session.Session, _ time.Time) (change, error) {
+	return s.mutate(ctx, id, func(_ context.Context, _ bun.IDB, r *row, _ *session.Session, _ time.Time) (change, error) {
 		f := r.fields()
 		changed := map[string]any{}
 		for i, v := range u.CFields {

@@ -29,12 +29,32 @@ type Timers interface {
 	Schedule(ctx context.Context, db bun.IDB, sessionID int64, kind string, due time.Time) error
 	// Cancel removes the session's timers of these kinds, if any.
 	Cancel(ctx context.Context, db bun.IDB, sessionID int64, kinds ...string) error
+	// SchedulePart and CancelPart are Schedule and Cancel as data-modifying
+	// WITH members of a change's one statement (onestep.go), for the
+	// session whose id the member from holds.
+	SchedulePart(from, kind string, due time.Time) (string, []any)
+	CancelPart(from string, kinds ...string) (string, []any)
 }
 
 // SystemLog appends SESS-13 system messages to a session's message log
-// (core/relay implements it) inside the caller's transaction.
+// (core/relay implements it) inside the caller's transaction, or renders
+// one as parts of a change's one statement (onestep.go).
 type SystemLog interface {
 	AppendSystem(ctx context.Context, db bun.IDB, sessionID int64, text string, payload any) error
+	SystemPartsFor(from, as, text string, payload any) (SystemParts, error)
+}
+
+// SystemParts is a system message as parts of a change's one statement:
+// Insert, a WITH member inserting it for the session of the member from
+// and RETURNING session_id and seq; its outbox event's type ("" for none)
+// and payload, an SQL expression over that member's columns (qualified by
+// as).
+type SystemParts struct {
+	Insert           string
+	InsertArgs       []any
+	EventType        string
+	EventPayload     string
+	EventPayloadArgs []any
 }
 
 // Notifier hears about committed changes: the relay pushes the new state
@@ -60,6 +80,10 @@ type Policy interface {
 // back with the state change.
 type Outbox interface {
 	Written(ctx context.Context, db bun.IDB, e Event) error
+	// Subscribes reports whether Written records anything for events of
+	// this type; a change none of whose events it records is saved
+	// without a transaction around it on PostgreSQL.
+	Subscribes(eventType string) bool
 }
 
 // Timer kinds.
@@ -161,25 +185,52 @@ type change struct {
 }
 
 // mutate loads a session, applies fn and saves the result with its outbox
-// event, system message and re-armed timers, all in one transaction; the
-// notifier hears of it after commit.
-func (s *Service) mutate(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
-	return s.mutateRow(ctx, func(ctx context.Context, tx bun.Tx) (*row, error) { return lockByID(ctx, tx, id) }, fn)
+// event, system message and re-armed timers, all at once (a transaction on
+// SQLite, one statement on PostgreSQL: onestep.go); the notifier hears of
+// it after commit. fn reads through db and writes nothing itself: on
+// PostgreSQL it may run again, on a fresh copy of the session, when
+// another change was saved meanwhile.
+func (s *Service) mutate(ctx context.Context, id int64, fn mutation) (Session, error) {
+	return s.mutateRow(ctx, byID(id), fn)
 }
 
-// lockByID loads a session by ID and locks it for the transaction.
-func lockByID(ctx context.Context, tx bun.Tx, id int64) (*row, error) {
-	return lock(ctx, tx, lockSessionByID, fault.NotFoundf("session", "No session with id %d.", id), id)
+// mutation is a state change: it changes r and agg and says what to record.
+type mutation func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error)
+
+// finder finds the one session a change applies to.
+type finder struct {
+	stmt     *store.Statement
+	args     []any
+	notFound error
 }
 
-// mutateRow is mutate with the session found and locked by load.
-func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.Tx) (*row, error), fn func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error)) (Session, error) {
+func byID(id int64) finder {
+	return finder{stmt: sessionByID, args: []any{id}, notFound: fault.NotFoundf("session", "No session with id %d.", id)}
+}
+
+func (f finder) load(ctx context.Context, db bun.IDB) (*row, error) {
+	var r row
+	err := f.stmt.Scan(ctx, db, &r, f.args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, f.notFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	return &r, nil
+}
+
+// mutateRow is mutate with the session find finds.
+func (s *Service) mutateRow(ctx context.Context, find finder, fn mutation) (Session, error) {
+	if s.oneStatement() {
+		return s.mutateOptimistic(ctx, find, fn)
+	}
 	var out row
 	var outAgg *session.Session
 	var changed bool
 	now := s.now()
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := load(ctx, tx)
+		r, err := find.load(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -207,19 +258,8 @@ func (s *Service) mutateRow(ctx context.Context, load func(context.Context, bun.
 	return out.viewOf(outAgg, now)
 }
 
-// lock loads the one session stmt finds with args and locks it for the
-// transaction; notFound is the error when none does.
-func lock(ctx context.Context, tx bun.Tx, stmt *store.Statement, notFound error, args ...any) (*row, error) {
-	var r row
-	err := stmt.Scan(ctx, tx, &r, args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load session: %w", err)
-	}
-	return &r, nil
-}
+// errChanged is a save that found the session changed meanwhile.
+var errChanged = fault.New(fault.Conflict, "session_changed", "The session changed meanwhile; reload and try again.")
 
 // save writes the aggregate back with optimistic versioning, the outbox
 // event, the system message and the timers.
@@ -233,39 +273,125 @@ func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Sess
 		return fmt.Errorf("save session %d: %w", r.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return fault.New(fault.Conflict, "session_changed", "The session changed meanwhile; reload and try again.")
+		return errChanged
 	}
 	r.Version++
-	return s.record(ctx, tx, r, agg, now, ch, false)
+	w, err := s.plan(ctx, r, agg, now, ch, false)
+	if err != nil {
+		return err
+	}
+	return s.apply(ctx, tx, r, w)
 }
 
-// insert writes a new session, its outbox event, system message and
-// timers; r.ID is set.
-func (s *Service) insert(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change) error {
+// create stores a new session with its outbox event, system message and
+// timers: in a transaction on SQLite, in one statement on PostgreSQL.
+// r.ID is set.
+func (s *Service) create(ctx context.Context, r *row, agg *session.Session, now time.Time, ch change) error {
 	if err := r.absorb(agg); err != nil {
 		return err
 	}
 	r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
-	if err := insertSession.Scan(ctx, tx, &r.ID, append(r.values(), r.Version, r.CreatedAt)...); err != nil {
-		return fmt.Errorf("insert session: %w", err)
+	if s.oneStatement() {
+		w, err := s.plan(ctx, r, agg, now, ch, true)
+		if err != nil {
+			return err
+		}
+		if err := s.writeOne(ctx, r, w, true); err != nil {
+			return err
+		}
+		agg.ID = r.ID
+		return nil
 	}
-	agg.ID = r.ID
-	return s.record(ctx, tx, r, agg, now, ch, true)
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := insertSession.Scan(ctx, tx, &r.ID, append(r.values(), r.Version, r.CreatedAt)...); err != nil {
+			return fmt.Errorf("insert session: %w", err)
+		}
+		agg.ID = r.ID
+		w, err := s.plan(ctx, r, agg, now, ch, true)
+		if err != nil {
+			return err
+		}
+		return s.apply(ctx, tx, r, w)
+	})
 }
 
-// record writes what goes with a saved state change: the outbox event, the
-// system message and the timers (fresh: the session was just inserted and
-// has none to cancel). The change's event and the system message's own
-// event go into the outbox in one statement.
-func (s *Service) record(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change, fresh bool) error {
+// writes are what a state change stores besides the session row: its own
+// outbox event, its system message and its timers. plan decides them;
+// apply writes them in a transaction, writeOne in the same statement as
+// the row.
+type writes struct {
+	events        []eventRow // the change's own event: none or one
+	system        string     // SESS-13 system message; "" for none
+	systemPayload map[string]any
+	schedule      []timerAt
+	cancel        []string // timer kinds
+}
+
+type timerAt struct {
+	kind string
+	due  time.Time
+}
+
+// plan decides what a change saved as r and agg records: its event, its
+// system message, and the session's timers for its new state (a fresh
+// session has none to cancel).
+func (s *Service) plan(ctx context.Context, r *row, agg *session.Session, now time.Time, ch change, fresh bool) (writes, error) {
 	events, err := eventOf(r.ID, ch, now)
 	if err != nil {
-		return err
+		return writes{}, err
 	}
+	w := writes{events: events}
 	if ch.system != "" && s.Log != nil {
+		w.system = ch.system
+		w.systemPayload = map[string]any{"event": ch.event, "state": agg.State}
+	}
+	if s.Timers == nil {
+		return w, nil
+	}
+	if !agg.State.Live() {
+		w.cancel = []string{TimerTimeout, TimerAutoTransfer}
+	} else {
+		t, err := s.Policy.Timeouts(ctx, unitOf(r))
+		if err != nil {
+			return writes{}, err
+		}
+		if at, _, ok := agg.Deadline(t); ok {
+			w.schedule = append(w.schedule, timerAt{TimerTimeout, at})
+		} else {
+			w.cancel = append(w.cancel, TimerTimeout)
+		}
+		autoTransfer := false
+		if agg.State == session.Waiting && r.QueueKind == QueueChannel {
+			after, _, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
+			if err != nil {
+				return writes{}, err
+			}
+			if ok {
+				w.schedule = append(w.schedule, timerAt{TimerAutoTransfer, agg.StateSince.Add(after)})
+				autoTransfer = true
+			}
+		}
+		if !autoTransfer {
+			w.cancel = append(w.cancel, TimerAutoTransfer)
+		}
+	}
+	if fresh {
+		w.cancel = nil
+	}
+	return w, nil
+}
+
+// apply writes w for the saved session r in the caller's transaction. The
+// change's event and the system message's own event go into the outbox in
+// one statement.
+func (s *Service) apply(ctx context.Context, tx bun.Tx, r *row, w writes) error {
+	events := w.events
+	for i := range events {
+		events[i].SessionID = r.ID
+	}
+	if w.system != "" {
 		held := &heldEvents{}
-		if err := s.Log.AppendSystem(context.WithValue(ctx, heldEventsKey{}, held), tx, r.ID, ch.system,
-			map[string]any{"event": ch.event, "state": agg.State}); err != nil {
+		if err := s.Log.AppendSystem(context.WithValue(ctx, heldEventsKey{}, held), tx, r.ID, w.system, w.systemPayload); err != nil {
 			return fmt.Errorf("system message: %w", err)
 		}
 		events = append(events, held.rows...)
@@ -273,11 +399,19 @@ func (s *Service) record(ctx context.Context, tx bun.Tx, r *row, agg *session.Se
 	if err := s.writeEvents(ctx, tx, events); err != nil {
 		return err
 	}
-	return s.arm(ctx, tx, r, agg, fresh)
+	for _, t := range w.schedule {
+		if err := s.Timers.Schedule(ctx, tx, r.ID, t.kind, t.due); err != nil {
+			return err
+		}
+	}
+	if len(w.cancel) == 0 {
+		return nil
+	}
+	return s.Timers.Cancel(ctx, tx, r.ID, w.cancel...)
 }
 
 // heldEvents collects the outbox events AppendEvent is asked for while
-// record appends a system message, so that record writes them with its own.
+// apply appends a system message, so that apply writes them with its own.
 type heldEvents struct{ rows []eventRow }
 
 type heldEventsKey struct{}
@@ -327,6 +461,11 @@ func (s *Service) writeEvents(ctx context.Context, db bun.IDB, events []eventRow
 	for i := range events {
 		events[i].ID = ids[i]
 	}
+	return s.written(ctx, db, events)
+}
+
+// written hands stored outbox events to the Outbox.
+func (s *Service) written(ctx context.Context, db bun.IDB, events []eventRow) error {
 	if s.Outbox == nil {
 		return nil
 	}
@@ -347,50 +486,6 @@ func unitOf(r *row) int64 {
 		return *r.TechGroupID
 	}
 	return 0
-}
-
-// arm (re)schedules the session's timers for its new state, and cancels
-// the ones it no longer has in one statement.
-func (s *Service) arm(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, fresh bool) error {
-	if s.Timers == nil {
-		return nil
-	}
-	var cancel []string
-	if !agg.State.Live() {
-		cancel = []string{TimerTimeout, TimerAutoTransfer}
-	} else {
-		t, err := s.Policy.Timeouts(ctx, unitOf(r))
-		if err != nil {
-			return err
-		}
-		if at, _, ok := agg.Deadline(t); ok {
-			if err := s.Timers.Schedule(ctx, tx, r.ID, TimerTimeout, at); err != nil {
-				return err
-			}
-		} else {
-			cancel = append(cancel, TimerTimeout)
-		}
-		autoTransfer := false
-		if agg.State == session.Waiting && r.QueueKind == QueueChannel {
-			after, _, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if err := s.Timers.Schedule(ctx, tx, r.ID, TimerAutoTransfer, agg.StateSince.Add(after)); err != nil {
-					return err
-				}
-				autoTransfer = true
-			}
-		}
-		if !autoTransfer {
-			cancel = append(cancel, TimerAutoTransfer)
-		}
-	}
-	if fresh || len(cancel) == 0 {
-		return nil
-	}
-	return s.Timers.Cancel(ctx, tx, r.ID, cancel...)
 }
 
 func (s *Service) notify(id int64, st session.State) {

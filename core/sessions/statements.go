@@ -30,16 +30,12 @@ var (
 )
 
 var (
-	// lockSession* load a session and lock it for the transaction. NO KEY
-	// UPDATE, not UPDATE: the row's key never changes, and a plain FOR
-	// UPDATE would block the foreign-key checks of concurrent inserts that
-	// reference the session (the relay's message and outbox rows), which
-	// deadlocked with a transition appending its system message.
-	lockSessionByID = store.NewStatementPG(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`,
-		`SELECT `+sessionColumns+` FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
-	lockSessionByPIN = store.NewStatementPG(`SELECT `+sessionColumns+` FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1`,
-		`SELECT `+sessionColumns+` FROM sessions WHERE pin = ? AND state = `+pending+` LIMIT 1 FOR NO KEY UPDATE`)
-	sessionByID = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`)
+	// sessionByID and sessionByPIN load the session a change applies to.
+	// They lock nothing: SQLite's transactions take the write lock when
+	// they begin, and PostgreSQL's one-statement change (onestep.go)
+	// writes only if the version it read is still the stored one.
+	sessionByID  = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`)
+	sessionByPIN = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE pin = ? AND state = ` + pending + ` LIMIT 1`)
 
 	// saveSession writes a changed session if nobody saved it meanwhile.
 	saveSession = store.NewStatement(`UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +

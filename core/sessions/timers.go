@@ -16,7 +16,7 @@ import (
 func (s *Service) FireTimer(ctx context.Context, id int64, kind string) error {
 	switch kind {
 	case TimerTimeout:
-		_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 			t, err := s.Policy.Timeouts(ctx, unitOf(r))
 			if err != nil {
 				return change{}, err
@@ -32,11 +32,11 @@ func (s *Service) FireTimer(ctx context.Context, id int64, kind string) error {
 		})
 		return ignoreGone(err)
 	case TimerAutoTransfer:
-		_, err := s.mutate(ctx, id, func(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time) (change, error) {
+		_, err := s.mutate(ctx, id, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error) {
 			if agg.State != session.Waiting || r.QueueKind != QueueChannel {
 				return change{}, nil
 			}
-			if holds, err := s.routingHolds(ctx, tx, r); err != nil || holds {
+			if holds, err := s.routingHolds(ctx, db, r); err != nil || holds {
 				return change{}, err // the rule's chain re-arms it when it is over
 			}
 			after, target, ok, err := s.Policy.AutoTransfer(ctx, r.QueueID)

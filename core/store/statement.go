@@ -270,6 +270,19 @@ func (b *ByCount) For(n int) *Statement {
 	return s.(*Statement)
 }
 
+// ByText keeps one Statement per text, made on first use: for statements
+// assembled from parts, which take few enough shapes to keep them all.
+type ByText struct{ made sync.Map } // string -> *Statement
+
+// For is the Statement of text.
+func (b *ByText) For(text string) *Statement {
+	if s, ok := b.made.Load(text); ok {
+		return s.(*Statement)
+	}
+	s, _ := b.made.LoadOrStore(text, NewStatement(text))
+	return s.(*Statement)
+}
+
 // unconnected never connects: it reads models' table metadata and formats
 // values as bun does for SQLite.
 var unconnected = bun.NewDB(nil, sqlitedialect.New())
