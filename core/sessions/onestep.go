@@ -240,4 +240,3 @@ func eventsOf(rows []writtenRow) []eventRow {
 	}
 	return out
 }
-
