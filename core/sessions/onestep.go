@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -43,18 +44,33 @@ func (s *Service) oneStatement() bool { return store.DialectOf(s.DB) == store.Po
 
 // mutateOptimistic is mutateRow on PostgreSQL: read, change, write if
 // nobody wrote meanwhile, else start again.
+//
+// The session is read from the rows this node last wrote (lastWritten) when
+// it has one: the write checks its version as it checks any other, so a
+// copy another node overtook costs one statement that writes nothing, and
+// the change starts again from the table. A change that refuses a copy (an
+// illegal transition, say) is tried once more from the table, so that it
+// is refused only for what is stored.
 func (s *Service) mutateOptimistic(ctx context.Context, find finder, fn mutation) (Session, error) {
+	fresh := false
 	for attempt := 1; ; attempt++ {
 		now := s.now()
-		r, err := find.load(ctx, s.DB)
-		if err != nil {
-			return Session{}, err
+		r, cached := s.recall(find, now, fresh)
+		if !cached {
+			var err error
+			if r, err = find.load(ctx, s.DB); err != nil {
+				return Session{}, err
+			}
 		}
+		fresh = true // whatever happens next, read the table the next time
 		agg, err := r.aggregate()
 		if err != nil {
 			return Session{}, err
 		}
 		ch, err := fn(ctx, s.DB, r, agg, now)
+		if err != nil && cached {
+			continue
+		}
 		if err != nil {
 			return Session{}, err
 		}
@@ -68,6 +84,7 @@ func (s *Service) mutateOptimistic(ctx context.Context, find finder, fn mutation
 		}
 		err = s.writeOne(ctx, r, w, false)
 		if errors.Is(err, errRaced) {
+			s.lastWritten.Delete(r.ID)
 			if attempt < maxAttempts && ctx.Err() == nil {
 				continue
 			}
@@ -76,11 +93,43 @@ func (s *Service) mutateOptimistic(ctx context.Context, find finder, fn mutation
 		if err != nil {
 			return Session{}, err
 		}
+		s.remember(r, now)
 		if ch.event != "" {
 			s.notify(r.ID, session.State(r.State))
 		}
 		return r.viewOf(agg, now)
 	}
+}
+
+// writtenTTL is how long the row this node last wrote stands in for a
+// read of the session; writtenMax bounds how many are kept.
+const (
+	writtenTTL = time.Minute
+	writtenMax = 10_000
+)
+
+// recall returns a copy of the row this node last wrote for the session
+// find looks for by ID, unless fresh asks for the table.
+func (s *Service) recall(find finder, now time.Time, fresh bool) (*row, bool) {
+	if fresh || find.id == 0 {
+		return nil, false
+	}
+	r, ok, _ := s.lastWritten.Get(find.id, now, writtenTTL)
+	if !ok {
+		return nil, false
+	}
+	return &r, true
+}
+
+// remember keeps a copy of r as written, while the session is live.
+func (s *Service) remember(r *row, now time.Time) {
+	if !session.State(r.State).Live() {
+		s.lastWritten.Delete(r.ID)
+		return
+	}
+	s.lastWritten.Max = writtenMax
+	_, _, gen := s.lastWritten.Get(r.ID, now, 0)
+	s.lastWritten.Put(gen, r.ID, *r, now)
 }
 
 // oneStatements are the one-statement changes, one per shape.

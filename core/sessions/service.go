@@ -131,6 +131,9 @@ type Service struct {
 	txOnce  sync.Once
 	txSlots chan struct{}
 	creds   expiring.Map[int64, org.Credentials]
+	// lastWritten are the rows of live sessions as this node last wrote them
+	// on PostgreSQL (onestep.go).
+	lastWritten expiring.Map[int64, row]
 }
 
 // DefaultMaxTx leaves half of store.MaxOpenConns free for the reads that
@@ -199,13 +202,14 @@ type mutation func(ctx context.Context, db bun.IDB, r *row, agg *session.Session
 
 // finder finds the one session a change applies to.
 type finder struct {
+	id       int64 // when it finds the session by ID
 	stmt     *store.Statement
 	args     []any
 	notFound error
 }
 
 func byID(id int64) finder {
-	return finder{stmt: sessionByID, args: []any{id}, notFound: fault.NotFoundf("session", "No session with id %d.", id)}
+	return finder{id: id, stmt: sessionByID, args: []any{id}, notFound: fault.NotFoundf("session", "No session with id %d.", id)}
 }
 
 func (f finder) load(ctx context.Context, db bun.IDB) (*row, error) {
