@@ -146,7 +146,7 @@ func (s *Service) JoinByPIN(ctx context.Context, pin string, ip netip.Addr, clie
 	// there instead.
 	expired := false
 	unknown := fault.NotFoundf("code", "This code is unknown or has expired. Ask your technician for a new code.")
-	byPIN := finder{stmt: sessionByPIN, args: []any{pin}, notFound: unknown}
+	byPIN := finder{stmt: sessionByPIN, lock: lockSessionByPIN, args: []any{pin}, notFound: unknown}
 	j, err := s.admit(ctx, byPIN, client, func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (*change, error) {
 		if r.PINExpiresAt != nil && !now.Before(*r.PINExpiresAt) {
 			expired = true

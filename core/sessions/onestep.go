@@ -22,15 +22,11 @@ import (
 // read beforehand without a lock; the row is written only if its version
 // is still the one read, and every other member writes only for the row
 // the first one wrote, so a change that lost a race writes nothing at all.
-// It is then computed again on a fresh copy (mutateOptimistic).
+// It is then made again under the session's lock (mutateRow).
 //
 // When an Outbox records something for one of the change's events (an
 // enabled plugin takes them), the statement runs in a transaction with
 // the Outbox's writes, as on SQLite.
-
-// maxAttempts bounds how often a change is computed again because another
-// one saved the session (or took the next message seq) meanwhile.
-const maxAttempts = 20
 
 // maxSeqAttempts bounds how often a change's statement runs again at once
 // because a message appended meanwhile took its system message's seq.
@@ -42,33 +38,34 @@ var errRaced = errors.New("session saved meanwhile")
 // oneStatement reports whether changes are saved in one statement.
 func (s *Service) oneStatement() bool { return store.DialectOf(s.DB) == store.Postgres }
 
-// mutateOptimistic is mutateRow on PostgreSQL: read, change, write if
-// nobody wrote meanwhile, else start again.
+// mutateOptimistic is mutateRow on PostgreSQL: read, change, and write if
+// nobody wrote meanwhile. errRaced: somebody did, and nothing was written;
+// mutateRow then makes the change again under the session's lock, which
+// guarantees progress to a session many write at once.
 //
-// The session is read from the rows this node last wrote (lastWritten) when
-// it has one: the write checks its version as it checks any other, so a
-// copy another node overtook costs one statement that writes nothing, and
-// the change starts again from the table. A change that refuses a copy (an
-// illegal transition, say) is tried once more from the table, so that it
-// is refused only for what is stored.
+// The session is read from the rows this node last wrote (lastWritten)
+// when it has one: the write checks its version as it checks any other,
+// so a copy another node overtook costs one statement that writes
+// nothing. A change that refuses a copy (an illegal transition, say) is
+// tried once more from the table, so that it is refused only for what is
+// stored.
 func (s *Service) mutateOptimistic(ctx context.Context, find finder, fn mutation) (Session, error) {
-	fresh := false
-	for attempt := 1; ; attempt++ {
-		now := s.now()
-		r, cached := s.recall(find, now, fresh)
+	now := s.now()
+	r, cached := s.recall(find, now)
+	for {
 		if !cached {
 			var err error
 			if r, err = find.load(ctx, s.DB); err != nil {
 				return Session{}, err
 			}
 		}
-		fresh = true // whatever happens next, read the table the next time
 		agg, err := r.aggregate()
 		if err != nil {
 			return Session{}, err
 		}
 		ch, err := fn(ctx, s.DB, r, agg, now)
 		if err != nil && cached {
+			cached = false
 			continue
 		}
 		if err != nil {
@@ -82,15 +79,8 @@ func (s *Service) mutateOptimistic(ctx context.Context, find finder, fn mutation
 		if err != nil {
 			return Session{}, err
 		}
-		err = s.writeOne(ctx, r, w, false)
-		if errors.Is(err, errRaced) {
+		if err := s.writeOne(ctx, r, w, false); err != nil {
 			s.lastWritten.Delete(r.ID)
-			if attempt < maxAttempts && ctx.Err() == nil {
-				continue
-			}
-			return Session{}, errChanged
-		}
-		if err != nil {
 			return Session{}, err
 		}
 		s.remember(r, now)
@@ -109,9 +99,9 @@ const (
 )
 
 // recall returns a copy of the row this node last wrote for the session
-// find looks for by ID, unless fresh asks for the table.
-func (s *Service) recall(find finder, now time.Time, fresh bool) (*row, bool) {
-	if fresh || find.id == 0 {
+// find looks for by ID.
+func (s *Service) recall(find finder, now time.Time) (*row, bool) {
+	if find.id == 0 {
 		return nil, false
 	}
 	r, ok, _ := s.lastWritten.Get(find.id, now, writtenTTL)

@@ -200,21 +200,27 @@ func (s *Service) mutate(ctx context.Context, id int64, fn mutation) (Session, e
 // mutation is a state change: it changes r and agg and says what to record.
 type mutation func(ctx context.Context, db bun.IDB, r *row, agg *session.Session, now time.Time) (change, error)
 
-// finder finds the one session a change applies to.
+// finder finds the one session a change applies to: stmt reads it, lock
+// reads and locks it in a PostgreSQL transaction.
 type finder struct {
-	id       int64 // when it finds the session by ID
-	stmt     *store.Statement
-	args     []any
-	notFound error
+	id         int64 // when it finds the session by ID
+	stmt, lock *store.Statement
+	args       []any
+	notFound   error
 }
 
 func byID(id int64) finder {
-	return finder{id: id, stmt: sessionByID, args: []any{id}, notFound: fault.NotFoundf("session", "No session with id %d.", id)}
+	return finder{id: id, stmt: sessionByID, lock: lockSessionByID, args: []any{id},
+		notFound: fault.NotFoundf("session", "No session with id %d.", id)}
 }
 
 func (f finder) load(ctx context.Context, db bun.IDB) (*row, error) {
+	return f.loadWith(ctx, db, f.stmt)
+}
+
+func (f finder) loadWith(ctx context.Context, db bun.IDB, stmt *store.Statement) (*row, error) {
 	var r row
-	err := f.stmt.Scan(ctx, db, &r, f.args...)
+	err := stmt.Scan(ctx, db, &r, f.args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, f.notFound
 	}
@@ -226,15 +232,23 @@ func (f finder) load(ctx context.Context, db bun.IDB) (*row, error) {
 
 // mutateRow is mutate with the session find finds.
 func (s *Service) mutateRow(ctx context.Context, find finder, fn mutation) (Session, error) {
+	load := find.stmt
 	if s.oneStatement() {
-		return s.mutateOptimistic(ctx, find, fn)
+		v, err := s.mutateOptimistic(ctx, find, fn)
+		if !errors.Is(err, errRaced) {
+			return v, err
+		}
+		// Another change came first: this one is made again in a
+		// transaction that locks the session, so that a session many
+		// write at once cannot make one of them lose every race.
+		load = find.lock
 	}
 	var out row
 	var outAgg *session.Session
 	var changed bool
 	now := s.now()
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := find.load(ctx, tx)
+		r, err := find.loadWith(ctx, tx, load)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,14 @@ var (
 	// writes only if the version it read is still the stored one.
 	sessionByID  = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`)
 	sessionByPIN = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE pin = ? AND state = ` + pending + ` LIMIT 1`)
+	// lockSessionBy* are the same in a PostgreSQL transaction that locks
+	// the session: a change made again after it lost a race to another.
+	// NO KEY UPDATE, not UPDATE: the row's key never changes, and a plain
+	// FOR UPDATE would block the foreign-key checks of concurrent inserts
+	// that reference the session (the relay's message and outbox rows),
+	// which deadlocked with a transition appending its system message.
+	lockSessionByID  = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE id = ? FOR NO KEY UPDATE`)
+	lockSessionByPIN = store.NewStatement(`SELECT ` + sessionColumns + ` FROM sessions WHERE pin = ? AND state = ` + pending + ` LIMIT 1 FOR NO KEY UPDATE`)
 
 	// saveSession writes a changed session if nobody saved it meanwhile.
 	saveSession = store.NewStatement(`UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +
