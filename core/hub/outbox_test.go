@@ -3,14 +3,12 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/org"
-	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -24,20 +22,11 @@ func TestLifecycleOutbox(t *testing.T) {
 		h := newHub(t, db)
 		_, techID := groupWithTechnician(t, h)
 		tech := org.Actor{ID: techID, Role: org.KindTechnician}
-		c, err := h.Sessions.CreatePrivate(ctx, tech, sessions.PrivateInput{})
-		if err != nil {
+		id := activeSession(t, h, tech)
+		if _, err := h.Sessions.Close(ctx, tech, id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Sessions.JoinByPIN(ctx, c.PIN, netip.MustParseAddr("192.0.2.9"), sessions.Client{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Sessions.PickUp(ctx, tech, c.Session.ID); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Sessions.Close(ctx, tech, c.Session.ID); err != nil {
-			t.Fatal(err)
-		}
-		events, err := h.Sessions.Events(ctx, c.Session.ID)
+		events, err := h.Sessions.Events(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
