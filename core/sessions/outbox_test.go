@@ -22,7 +22,9 @@ type recordingOutbox struct {
 	only   string
 }
 
-func (o *recordingOutbox) Subscribes(eventType string) bool { return o.only == "" || o.only == eventType }
+func (o *recordingOutbox) Subscribes(eventType string) bool {
+	return o.only == "" || o.only == eventType
+}
 
 func (o *recordingOutbox) Written(ctx context.Context, db bun.IDB, e sessions.Event) error {
 	o.mu.Lock()
