@@ -207,6 +207,9 @@ func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) e
 	}
 	stmt := oneStatements.For(q.String())
 
+	// Decided once: a plugin enabled meanwhile must not make the outbox
+	// hear, outside any transaction, a change written without one.
+	hooked := s.subscribed(types)
 	var rows []writtenRow
 	run := func(ctx context.Context, db bun.IDB) error {
 		rows = rows[:0]
@@ -219,14 +222,14 @@ func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) e
 		if len(rows) != max(len(types), 1) {
 			return fmt.Errorf("save session %d: %d rows written for %d events", r.ID, len(rows), len(types))
 		}
-		if !s.subscribed(types) {
+		if !hooked {
 			return nil
 		}
 		return s.written(ctx, db, eventsOf(rows))
 	}
 	var err error
 	for range maxSeqAttempts {
-		if s.subscribed(types) {
+		if hooked {
 			err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error { return run(ctx, tx) })
 		} else {
 			err = run(ctx, s.DB)
