@@ -145,6 +145,64 @@ type writtenRow struct {
 // change saved the session or took the system message's seq first, and
 // nothing was written.
 func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) error {
+	text, args, types, err := s.statementOf(r, w, insert)
+	if err != nil {
+		return err
+	}
+	stmt := oneStatements.For(text)
+
+	// Decided once: a plugin enabled meanwhile must not make the outbox
+	// hear, outside any transaction, a change written without one.
+	hooked := s.subscribed(types)
+	var rows []writtenRow
+	run := func(ctx context.Context, db bun.IDB) error {
+		rows = rows[:0]
+		if err := stmt.Scan(ctx, db, &rows, args...); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return errRaced
+		}
+		if len(rows) != max(len(types), 1) {
+			return fmt.Errorf("save session %d: %d rows written for %d events", r.ID, len(rows), len(types))
+		}
+		if !hooked {
+			return nil
+		}
+		return s.written(ctx, db, eventsOf(rows))
+	}
+	for range maxSeqAttempts {
+		if hooked {
+			err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error { return run(ctx, tx) })
+		} else {
+			err = run(ctx, s.DB)
+		}
+		// A message appended meanwhile took the seq the system message was
+		// to have, and the statement wrote nothing. It failed only once
+		// that message was committed, so running it again at once takes
+		// the next seq; reading the session again first would give a
+		// writer appending in a loop time to take that one too.
+		if insert || w.system == "" || !store.IsUniqueViolation(err) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, errRaced):
+		return err
+	case err != nil && !insert && w.system != "" && store.IsUniqueViolation(err):
+		return errRaced
+	case err != nil && insert:
+		return err // a PIN another live session holds is the caller's to handle
+	case err != nil:
+		return fmt.Errorf("save session %d: %w", r.ID, err)
+	}
+	r.ID, r.Version, r.Transmitted, r.ToolsUsed = rows[0].ID, rows[0].Version, rows[0].Transmitted, rows[0].ToolsUsed
+	return nil
+}
+
+// statementOf is the one statement that writes r (inserted when insert is
+// true) and w, its arguments, and the types of the events it writes.
+func (s *Service) statementOf(r *row, w writes, insert bool) (string, []any, []string, error) {
 	var q strings.Builder
 	var args []any
 	if insert {
@@ -168,7 +226,7 @@ func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) e
 	if w.system != "" {
 		p, err := s.Log.SystemPartsFor("w", "m", w.system, w.systemPayload)
 		if err != nil {
-			return fmt.Errorf("system message: %w", err)
+			return "", nil, nil, fmt.Errorf("system message: %w", err)
 		}
 		q.WriteString(`, m AS (` + p.Insert + `)`)
 		args = append(args, p.InsertArgs...)
@@ -205,56 +263,7 @@ func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) e
 	} else {
 		q.WriteString(` SELECT w.id, w.version, w.transmitted, w.tools_used FROM w`)
 	}
-	stmt := oneStatements.For(q.String())
-
-	// Decided once: a plugin enabled meanwhile must not make the outbox
-	// hear, outside any transaction, a change written without one.
-	hooked := s.subscribed(types)
-	var rows []writtenRow
-	run := func(ctx context.Context, db bun.IDB) error {
-		rows = rows[:0]
-		if err := stmt.Scan(ctx, db, &rows, args...); err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return errRaced
-		}
-		if len(rows) != max(len(types), 1) {
-			return fmt.Errorf("save session %d: %d rows written for %d events", r.ID, len(rows), len(types))
-		}
-		if !hooked {
-			return nil
-		}
-		return s.written(ctx, db, eventsOf(rows))
-	}
-	var err error
-	for range maxSeqAttempts {
-		if hooked {
-			err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error { return run(ctx, tx) })
-		} else {
-			err = run(ctx, s.DB)
-		}
-		// A message appended meanwhile took the seq the system message was
-		// to have, and the statement wrote nothing. It failed only once
-		// that message was committed, so running it again at once takes
-		// the next seq; reading the session again first would give a
-		// writer appending in a loop time to take that one too.
-		if insert || w.system == "" || !store.IsUniqueViolation(err) {
-			break
-		}
-	}
-	switch {
-	case errors.Is(err, errRaced):
-		return err
-	case err != nil && !insert && w.system != "" && store.IsUniqueViolation(err):
-		return errRaced
-	case err != nil && insert:
-		return err // a PIN another live session holds is the caller's to handle
-	case err != nil:
-		return fmt.Errorf("save session %d: %w", r.ID, err)
-	}
-	r.ID, r.Version, r.Transmitted, r.ToolsUsed = rows[0].ID, rows[0].Version, rows[0].Transmitted, rows[0].ToolsUsed
-	return nil
+	return q.String(), args, types, nil
 }
 
 // subscribed reports whether the Outbox records anything for one of these
