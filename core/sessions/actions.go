@@ -147,7 +147,8 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 		if !ok {
 			return change{}, fault.Forbiddenf("not_in_your_queue", "Session %d is not in your queue.", id)
 		}
-		if err := s.checkCapacity(ctx, db, t); err != nil {
+		claim, err := s.claimOf(ctx, t)
+		if err != nil {
 			return change{}, err
 		}
 		if err := agg.PickUp(now, t.ID); err != nil {
@@ -155,24 +156,43 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 		}
 		r.QueueKind, r.QueueID, r.PrevQueueKind, r.PrevQueueID = "", 0, "", 0
 		return change{event: event, actorID: t.ID, payload: map[string]any{"technician_id": t.ID, "how": how},
-			system: "Connected to " + name + "."}, nil
+			system: "Connected to " + name + ".", claim: claim}, nil
 	})
 }
 
-func (s *Service) checkCapacity(ctx context.Context, db bun.IDB, t technician) error {
+// claim is a change's claim on one of a technician's places (SESS-16): it
+// is saved only while the technician has fewer than max sessions active.
+// The count and the save are atomic: on SQLite the write transaction is
+// serial; on PostgreSQL the count (tether_active_sessions, migration 14)
+// first takes a lock on the technician held until the change commits.
+type claim struct {
+	technician int64
+	max        int
+}
+
+// claimOf is the claim a pick-up by t makes; nil when nothing limits it.
+func (s *Service) claimOf(ctx context.Context, t technician) (*claim, error) {
 	if s.Presence == nil {
-		return nil
+		return nil, nil
 	}
-	techID := t.ID
 	max, err := s.Presence.MaxActive(ctx, t.Group)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	return &claim{technician: t.ID, max: max}, nil
+}
+
+// check refuses c in transaction tx when the technician's places are
+// taken; on PostgreSQL tx then holds the technician's lock.
+func (c *claim) check(ctx context.Context, tx bun.Tx) error {
+	if c == nil {
+		return nil
 	}
 	var n int
-	if err := countActive.Scan(ctx, db, &n, techID); err != nil {
+	if err := lockActive.Scan(ctx, tx, &n, c.technician); err != nil {
 		return fmt.Errorf("count active sessions: %w", err)
 	}
-	if n >= max {
+	if n >= c.max {
 		return fault.New(fault.Conflict, "too_many_active_sessions",
 			"You already have %d active sessions, the most your group allows.", n)
 	}

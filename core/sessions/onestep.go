@@ -205,14 +205,25 @@ func (s *Service) writeOne(ctx context.Context, r *row, w writes, insert bool) e
 func (s *Service) statementOf(r *row, w writes, insert bool) (string, []any, []string, error) {
 	var q strings.Builder
 	var args []any
+	if insert && w.claim != nil {
+		return "", nil, nil, errors.New("a new session cannot claim a technician's place")
+	}
 	if insert {
 		q.WriteString(`WITH w AS (INSERT INTO sessions (` + strings.Join(rowColumns, ", ") + `, version, created_at) VALUES (` +
 			store.Placeholders(len(rowColumns)+2) + `) RETURNING id, version, transmitted, tools_used)`)
 		args = append(r.values(), r.Version, r.CreatedAt)
 	} else {
 		q.WriteString(`WITH w AS (UPDATE sessions SET ` + strings.Join(rowColumns, " = ?, ") +
-			` = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING id, version, transmitted, tools_used)`)
+			` = ?, version = version + 1 WHERE id = ? AND version = ?`)
 		args = append(r.values(), r.ID, r.Version)
+		// A claimed place is counted, under the technician's lock, by
+		// the statement that takes it; a full technician, like a lost
+		// race, writes nothing, and the locked path says which it was.
+		if w.claim != nil {
+			q.WriteString(` AND tether_active_sessions(?, ` + activeArray + `) < ?`)
+			args = append(args, w.claim.technician, w.claim.max)
+		}
+		q.WriteString(` RETURNING id, version, transmitted, tools_used)`)
 	}
 	// The events member comes after the message's, and so do its
 	// arguments.

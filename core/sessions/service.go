@@ -185,6 +185,7 @@ type change struct {
 	actorID int64
 	payload map[string]any
 	system  string // system message text, SESS-13; "" for none
+	claim   *claim // a place among a technician's active sessions it takes
 }
 
 // mutate loads a session, applies fn and saves the result with its outbox
@@ -282,6 +283,9 @@ var errChanged = fault.New(fault.Conflict, "session_changed", "The session chang
 // save writes the aggregate back with optimistic versioning, the outbox
 // event, the system message and the timers.
 func (s *Service) save(ctx context.Context, tx bun.Tx, r *row, agg *session.Session, now time.Time, ch change) error {
+	if err := ch.claim.check(ctx, tx); err != nil {
+		return err
+	}
 	if err := r.absorb(agg); err != nil {
 		return err
 	}
@@ -343,6 +347,7 @@ type writes struct {
 	systemPayload map[string]any
 	schedule      []timerAt
 	cancel        []string // timer kinds
+	claim         *claim
 }
 
 type timerAt struct {
@@ -358,7 +363,7 @@ func (s *Service) plan(ctx context.Context, r *row, agg *session.Session, now ti
 	if err != nil {
 		return writes{}, err
 	}
-	w := writes{events: events}
+	w := writes{events: events, claim: ch.claim}
 	if ch.system != "" && s.Log != nil {
 		w.system = ch.system
 		w.systemPayload = map[string]any{"event": ch.event, "state": agg.State}

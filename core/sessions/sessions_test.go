@@ -334,6 +334,78 @@ func TestPickUpRaceHasOneWinner(t *testing.T) {
 	})
 }
 
+// TestCapacityHoldsUnderConcurrentPickUps: a technician whose group allows
+// one active session clicks several waiting sessions at once (or two nodes
+// auto-start two sessions to them). Exactly one pick-up wins; the others
+// are refused for capacity and leave their sessions waiting.
+func TestCapacityHoldsUnderConcurrentPickUps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		w.presence.max = 1
+		const n = 6
+		ids := make([]int64, n)
+		for i := range ids {
+			j, err := w.svc.OpenChannel(ctx, w.channel1, sessions.ChannelForm{}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = j.Session.ID
+		}
+		for round := range 5 {
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			start := make(chan struct{})
+			for i, id := range ids {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = w.svc.PickUp(ctx, w.actor(w.techA1), id)
+				})
+			}
+			close(start)
+			wg.Wait()
+			won := -1
+			for i, err := range errs {
+				switch fe, ok := fault.As(err); {
+				case err == nil && won >= 0:
+					t.Fatalf("round %d: sessions %d and %d both picked up by a technician allowed one", round, ids[won], ids[i])
+				case err == nil:
+					won = i
+				case !ok || fe.Code != "too_many_active_sessions":
+					t.Fatalf("round %d: pick-up of %d: %v", round, ids[i], err)
+				}
+			}
+			if won < 0 {
+				t.Fatalf("round %d: nobody won: %v", round, errs)
+			}
+			if n, err := w.svc.ActiveCount(ctx, w.techA1); err != nil || n != 1 {
+				t.Fatalf("round %d: %d active sessions (%v), want 1", round, n, err)
+			}
+			for i, id := range ids {
+				got, err := w.svc.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := session.Waiting; i != won && got.State != want {
+					t.Fatalf("round %d: refused session %d is %s, want %s", round, id, got.State, want)
+				}
+				if ev := eventTypes(t, w, id); i != won && strings.Contains(ev, "session.picked_up") {
+					t.Fatalf("round %d: refused session %d has outbox %s", round, id, ev)
+				}
+			}
+			// The winner ends; its session is replaced by a fresh waiting one.
+			if _, err := w.svc.Close(ctx, w.actor(w.techA1), ids[won]); err != nil {
+				t.Fatal(err)
+			}
+			j, err := w.svc.OpenChannel(ctx, w.channel1, sessions.ChannelForm{}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[won] = j.Session.ID
+		}
+	})
+}
+
 func TestCapacityAndTransfers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()

@@ -26,6 +26,7 @@ func (r *row) values() []any {
 
 var (
 	pending        = quotedStates(session.Pending)
+	activeArray    = `ARRAY[` + quotedStates(activeStates...) + `]`
 	sessionColumns = store.Columns((*row)(nil), "")
 )
 
@@ -54,6 +55,10 @@ var (
 	// countActive counts the sessions a technician works on now (activeStates).
 	countActive = store.NewStatement(`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (` +
 		quotedStates(activeStates...) + `)`)
+
+	// lockActive is countActive in a transaction that, on PostgreSQL, then
+	// holds the technician's capacity lock until it ends (claim.check).
+	lockActive = store.NewStatementPG(countActive.String(), `SELECT tether_active_sessions(?, `+activeArray+`)`)
 
 	routeOfSession = store.NewStatement(`SELECT ` + store.Columns((*routeRow)(nil), "") + ` FROM session_routing WHERE session_id = ?`)
 
