@@ -37,7 +37,7 @@ func (s *Service) Dispatch(ctx context.Context, id int64) error {
 	if s.Dispatcher == nil {
 		return nil
 	}
-	cur, err := s.Get(ctx, id)
+	cur, prev, err := s.getRouted(ctx, id)
 	if err != nil || cur.State != session.Waiting {
 		return ignoreGone(err)
 	}
@@ -45,7 +45,7 @@ func (s *Service) Dispatch(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	techs = s.route(ctx, cur, techs)
+	techs = s.route(ctx, cur, prev, techs)
 	unit := cur.QueueID
 	if cur.QueueKind != QueueChannel && cur.TechGroupID != nil {
 		unit = *cur.TechGroupID

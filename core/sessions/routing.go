@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/routing"
 	"github.com/tetherhq/tether/core/session"
 )
@@ -118,6 +119,30 @@ func (r *routeRow) priority(q *row) int {
 	return r.Priority
 }
 
+// routedRow is a session and the route rules gave it (SessionID 0: none).
+type routedRow struct {
+	row
+	Route routeRow `bun:"embed:route_"`
+}
+
+// getRouted reads a waiting session to dispatch, with its route (nil:
+// none), in one statement.
+func (s *Service) getRouted(ctx context.Context, id int64) (Session, *routeRow, error) {
+	var r routedRow
+	err := sessionWithRoute.Scan(ctx, s.DB, &r, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, nil, fault.NotFoundf("session", "No session with id %d.", id)
+	}
+	if err != nil {
+		return Session{}, nil, fmt.Errorf("load session %d: %w", id, err)
+	}
+	v, err := r.row.view(s.now())
+	if err != nil || r.Route.SessionID == 0 {
+		return v, nil, err
+	}
+	return v, &r.Route, nil
+}
+
 func (s *Service) routeOf(ctx context.Context, db bun.IDB, id int64) (*routeRow, error) {
 	var r routeRow
 	err := routeOfSession.Scan(ctx, db, &r, id)
@@ -198,8 +223,8 @@ func (s *Service) technicianQueueEligible(ctx context.Context, chans *channels, 
 // technicians to offer it to (techs when no rule holds it). A failure of
 // the rules never loses the session: it is logged and the plain assignment
 // applies.
-func (s *Service) route(ctx context.Context, v Session, techs []int64) []int64 {
-	ids, err := s.routeStep(ctx, v, techs)
+func (s *Service) route(ctx context.Context, v Session, prev *routeRow, techs []int64) []int64 {
+	ids, err := s.routeStep(ctx, v, prev, techs)
 	if err != nil {
 		s.logger().Warn("routing rules", "session", v.ID, "error", err)
 		// The plain assignment applies; record it so that the queue does
@@ -213,7 +238,9 @@ func (s *Service) route(ctx context.Context, v Session, techs []int64) []int64 {
 	return ids
 }
 
-func (s *Service) routeStep(ctx context.Context, v Session, techs []int64) ([]int64, error) {
+// routeStep moves the session v along its route prev (nil: none, read
+// with v by getRouted).
+func (s *Service) routeStep(ctx context.Context, v Session, prev *routeRow, techs []int64) ([]int64, error) {
 	if s.Routing == nil || v.State != session.Waiting {
 		return techs, nil
 	}
@@ -222,10 +249,6 @@ func (s *Service) routeStep(ctx context.Context, v Session, techs []int64) ([]in
 		return techs, nil
 	}
 	rules, err := s.Routing.Rules(ctx, l)
-	if err != nil {
-		return nil, err
-	}
-	prev, err := s.routeOf(ctx, s.DB, v.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -461,11 +484,11 @@ func (s *Service) RerouteWaiting(ctx context.Context) error {
 		return fmt.Errorf("list waiting sessions: %w", err)
 	}
 	for _, id := range ids {
-		v, err := s.Get(ctx, id)
+		v, prev, err := s.getRouted(ctx, id)
 		if err != nil {
 			continue // gone meanwhile
 		}
-		s.route(ctx, v, nil)
+		s.route(ctx, v, prev, nil)
 	}
 	return nil
 }

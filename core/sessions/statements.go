@@ -60,6 +60,12 @@ var (
 	// holds the technician's capacity lock until it ends (claim.check).
 	lockActive = store.NewStatementPG(countActive.String(), `SELECT tether_active_sessions(?, `+activeArray+`)`)
 
+	// sessionWithRoute is sessionByID with the route rules gave the
+	// session, for dispatching; the route's columns are NULL when it has
+	// none.
+	sessionWithRoute = store.NewStatement(`SELECT ` + store.Columns((*row)(nil), "s") + `, ` + routeColumns +
+		` FROM sessions s LEFT JOIN session_routing r ON r.session_id = s.id WHERE s.id = ?`)
+
 	routeOfSession = store.NewStatement(`SELECT ` + store.Columns((*routeRow)(nil), "") + ` FROM session_routing WHERE session_id = ?`)
 
 	recentPINFailures = store.NewStatement(`SELECT at FROM pin_attempts WHERE ip = ? AND success = ? AND at > ? ORDER BY at LIMIT ?`)
@@ -70,6 +76,15 @@ var (
 	waitingInChannels = store.NewStatement(`SELECT id, state, queue_kind, queue_id, aggregate FROM sessions WHERE state = ` +
 		quotedStates(session.Waiting) + ` AND queue_kind = '` + QueueChannel + `'`)
 )
+
+// routeColumns select a route's columns as routedRow's embedded Route.
+var routeColumns = func() string {
+	names := store.ColumnNames((*routeRow)(nil))
+	for i, n := range names {
+		names[i] = "r." + n + " AS route_" + n
+	}
+	return strings.Join(names, ", ")
+}()
 
 // insertEvents inserts n outbox rows in one statement, returning their IDs
 // in order.
