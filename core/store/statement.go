@@ -91,7 +91,7 @@ func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any)
 			return err
 		}
 	}
-	bdb := db.NewSelect().DB()
+	bdb := bunDB(db)
 	if isSlice(dest) {
 		return bdb.ScanRows(ctx, rows, dest)
 	}
@@ -124,7 +124,7 @@ func (s *Statement) sqlite(ctx context.Context, db bun.IDB) (*sql.Stmt, bool, er
 	default:
 		return nil, false, nil
 	}
-	p := poolOf(db.NewSelect().DB().DB)
+	p := poolOf(bunDB(db).DB)
 	if p == nil || p.sqlite == nil {
 		return nil, false, nil
 	}
@@ -137,6 +137,15 @@ func (s *Statement) sqlite(ctx context.Context, db bun.IDB) (*sql.Stmt, bool, er
 		st = tx.StmtContext(ctx, st)
 	}
 	return st, true, nil
+}
+
+// bunDB is the *bun.DB that db (a *bun.DB, a bun.Tx or a bun.Conn) runs
+// on. A raw query is the smallest way bun gives it for a Tx or a Conn.
+func bunDB(db bun.IDB) *bun.DB {
+	if d, ok := db.(*bun.DB); ok {
+		return d
+	}
+	return db.NewRaw("").DB()
 }
 
 // querier is what *sql.DB, *sql.Tx and *sql.Conn share.
