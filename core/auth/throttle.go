@@ -164,6 +164,22 @@ func (t *Throttle) finish(ctx context.Context, a Attempt, memberID int64, succes
 	return nil
 }
 
+// Prune deletes the attempts that did not sign in (failed, throttled, or
+// never finished) once too old to count against any account or address (at
+// or before the start of the window), and returns how many went. Successful
+// sign-ins stay: one per real sign-in, they are the login report's record
+// (RPT-2), while failures are as many as anyone cares to send. The hub
+// prunes every hub.PruneEvery.
+func (t *Throttle) Prune(ctx context.Context) (int64, error) {
+	res, err := t.DB.NewDelete().Model((*attemptRow)(nil)).Where("success = ?", false).
+		Where("at <= ?", clockNow(t.Now).Add(-t.limits().Window)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune sign-in attempts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func (t *Throttle) lastSuccess(ctx context.Context, email string, since time.Time) (time.Time, error) {
 	var row attemptRow
 	err := t.DB.NewSelect().Model(&row).Column("at").

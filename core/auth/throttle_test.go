@@ -259,3 +259,46 @@ func deref(p *int64) any {
 	}
 	return *p
 }
+
+// TestThrottlePruneKeepsWhatCounts: pruning deletes only failures past the
+// window; the failures still in it keep refusing, and sign-ins stay.
+func TestThrottlePruneKeepsWhatCounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		clock := newClock()
+		th := newThrottle(db, clock)
+		for i := range 3 {
+			fail(t, th, fmt.Sprintf("old%d@example.com", i), ipB)
+		}
+		insertMember(t, db, 21, "sue@example.com")
+		a, err := th.Begin(ctx, "sue@example.com", ipB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := th.Succeed(ctx, a, 21); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(15 * time.Minute) // those four are now at the window's edge
+		for range 5 {
+			fail(t, th, "ann@example.com", ipA)
+			clock.Advance(time.Second)
+		}
+		if n, err := th.Prune(ctx); err != nil || n != 3 {
+			t.Fatalf("pruned %d (%v), want the 3 failures past the window", n, err)
+		}
+		// Left: the 5 failures in the window and the old success (a sign-in
+		// the login report lists).
+		if n, err := db.NewSelect().Table("sign_in_attempts").Count(ctx); err != nil || n != 6 {
+			t.Fatalf("%d attempts left (%v), want 6", n, err)
+		}
+		if n, err := db.NewSelect().Table("sign_in_attempts").Where("success").Count(ctx); err != nil || n != 1 {
+			t.Fatalf("%d successful sign-ins left (%v), want 1", n, err)
+		}
+		if got := refused(t, th, "ann@example.com", ipB); got != 15*60-5 {
+			t.Errorf("after pruning: RetryAfterSeconds = %d, want %d", got, 15*60-5)
+		}
+		if n, err := th.Prune(ctx); err != nil || n != 0 {
+			t.Fatalf("second prune took %d (%v), want none", n, err)
+		}
+	})
+}

@@ -195,7 +195,7 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 // PruneEvery is how often the hub deletes records no longer needed: PIN
-// attempts past the throttle's window, and plugin deliveries that ended
+// and sign-in attempts past their throttle's window, and plugin deliveries that ended
 // well more than delivery.Retention ago.
 const PruneEvery = 10 * time.Minute
 
@@ -206,7 +206,7 @@ func (h *Hub) prune(ctx context.Context) {
 		what string
 		run  func(context.Context) (int64, error)
 	}
-	jobs := []job{{"PIN attempts", h.Sessions.PrunePINAttempts}}
+	jobs := []job{{"PIN attempts", h.Sessions.PrunePINAttempts}, {"sign-in attempts", h.Auth.Throttle.Prune}}
 	if h.Plugins != nil {
 		jobs = append(jobs, job{"plugin deliveries", h.Plugins.Queue.Prune})
 	}
