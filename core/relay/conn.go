@@ -36,8 +36,9 @@ type conn struct {
 	wake chan struct{} // capacity 1: wake-ups merge
 
 	hintMu   sync.Mutex
-	hints    []Message // messages published since the last catch-up
-	mustRead bool      // a wake-up without a message, or too many hints: read the log
+	hints    []*published // messages published since the last catch-up
+	spare    []*published // the writer's emptied slice, for hints after the next catch-up
+	mustRead bool         // a wake-up without a message, or too many hints: read the log
 	ctrl     chan []byte
 	bin      chan *binFrame
 
@@ -45,6 +46,9 @@ type conn struct {
 	startOnce   sync.Once
 	resumeAfter int64 // written before ready is closed
 	cursor      int64 // writer only: the last seq sent
+	// writeTimer cancels the socket when a write outlasts WriteTimeout:
+	// one timer re-armed for every write, not a context and a timer each.
+	writeTimer *time.Timer
 
 	replaced  atomic.Bool // a newer socket of the same side took over
 	ended     atomic.Bool // the session ended
@@ -69,8 +73,10 @@ type conn struct {
 
 func (s *Server) newConn(sessionID int64, v Viewer, role Role) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	t := time.AfterFunc(time.Hour, cancel)
+	t.Stop()
 	return &conn{
-		srv: s, sessionID: sessionID, viewer: v, role: role, ctx: ctx, cancel: cancel,
+		srv: s, sessionID: sessionID, viewer: v, role: role, ctx: ctx, cancel: cancel, writeTimer: t,
 		wake: make(chan struct{}, 1), ctrl: make(chan []byte, s.limits.SendQueue),
 		bin: make(chan *binFrame, s.limits.BinaryQueue), ready: make(chan struct{}),
 		limiter: newBucket(s.limits.RatePerSecond, s.limits.RateBurst), files: map[int64]*fileStream{},
@@ -170,7 +176,7 @@ func (c *conn) start(after int64) {
 // maxHints bounds the messages a socket keeps between two catch-ups.
 const maxHints = 32
 
-func (c *conn) hint(m Message) {
+func (c *conn) hint(m *published) {
 	c.hintMu.Lock()
 	if len(c.hints) < maxHints {
 		c.hints = append(c.hints, m)
@@ -423,10 +429,14 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// write sends one frame. A peer that has not taken it within WriteTimeout
+// is too slow: the socket is cancelled (and closed), and the peer resumes
+// once it reconnects. Only the writer writes, so one timer serves.
 func (c *conn) write(typ websocket.MessageType, b []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.limits.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, typ, b)
+	c.writeTimer.Reset(c.srv.limits.WriteTimeout)
+	err := c.ws.Write(c.ctx, typ, b)
+	c.writeTimer.Stop()
+	return err
 }
 
 func (c *conn) writeHello() error {
@@ -464,9 +474,15 @@ func (c *conn) writeHello() error {
 func (c *conn) catchUp() error {
 	c.hintMu.Lock()
 	hints, mustRead := c.hints, c.mustRead
-	c.hints, c.mustRead = nil, false
+	c.hints, c.spare, c.mustRead = c.spare, nil, false
 	c.hintMu.Unlock()
-	slices.SortFunc(hints, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	defer func() {
+		clear(hints)
+		c.hintMu.Lock()
+		c.spare = hints[:0]
+		c.hintMu.Unlock()
+	}()
+	slices.SortFunc(hints, func(a, b *published) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, m := range hints {
 		if m.Seq <= c.cursor {
 			continue
@@ -475,8 +491,12 @@ func (c *conn) catchUp() error {
 			mustRead = true
 			break
 		}
-		if c.viewer.CanSee(m) {
-			if err := c.writeMessage(m); err != nil {
+		if c.viewer.CanSee(m.Message) {
+			b, err := m.encoded()
+			if err != nil {
+				return err
+			}
+			if err := c.write(websocket.MessageText, b); err != nil {
 				return err
 			}
 		}

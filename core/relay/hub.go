@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -42,9 +43,29 @@ func (h *Hub) Notify(sessionID int64) {
 // handing them m so that a socket whose last sent seq is m.Seq-1 sends it
 // without reading the log; any other socket reads the log as after Notify.
 func (h *Hub) publish(m Message) {
-	for _, c := range h.conns(m.SessionID) {
-		c.hint(m)
+	conns := h.conns(m.SessionID)
+	if len(conns) == 0 {
+		return
 	}
+	p := &published{Message: m}
+	for _, c := range conns {
+		c.hint(p)
+	}
+}
+
+// published is a message handed to the session's sockets, encoded once for
+// all of those that send it.
+type published struct {
+	Message
+	once  sync.Once
+	frame []byte
+	err   error
+}
+
+// encoded is the message's frame.
+func (p *published) encoded() ([]byte, error) {
+	p.once.Do(func() { p.frame, p.err = json.Marshal(messageFrame{Type: TypeMessage, Message: p.Message}) })
+	return p.frame, p.err
 }
 
 // PushState tells every socket of the session its new state (a "state"

@@ -758,6 +758,57 @@ func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
 	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 1 })
 }
 
+// TestStalledWriteIsDropped: a peer that stops reading while the hub is
+// writing to it (its queue never fills: only the socket does) is dropped
+// once one write has waited WriteTimeout, and the others go on.
+func TestStalledWriteIsDropped(t *testing.T) {
+	db := storetest.SQLite(t)
+	h := newHarness(t, db, func(c *Config) {
+		c.Limits.WriteTimeout = 200 * time.Millisecond
+		c.Limits.SlowConsumerTimeout = time.Hour
+		c.Limits.BinaryQueue = 256
+	})
+	helper := insertNode(t, db, "technician", "Helper")
+	if _, err := h.srv.Collaboration().Invite(context.Background(), h.session, h.owner, helper); err != nil {
+		t.Fatal(err)
+	}
+	cust := h.customer(0)
+	fast := h.technician(h.owner, 0)
+	ctx := context.Background()
+	stalled, _, err := websocket.Dial(ctx, h.wsURL(fmt.Sprintf("/api/v1/relay/sessions/%d?resume_after=0", h.session)),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {fmt.Sprintf("Bearer tech-%d", helper)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.CloseNow()
+	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 2 })
+
+	frame := append([]byte{BinaryScreen}, make([]byte, 256<<10)...)
+	const frames = 100 // 25 MiB: more than the socket buffers hold, fewer than the queue
+	go func() {
+		for range frames {
+			if cust.ws.Write(ctx, websocket.MessageBinary, frame) != nil {
+				return
+			}
+		}
+	}()
+	for i := range frames {
+		select {
+		case <-fast.binary:
+		case <-time.After(wait):
+			t.Fatalf("the reading technician stalled after %d frames", i)
+		}
+	}
+	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 1 })
+	// The fast technician's socket is still open and serves chat.
+	cust.chat(t, "c", "still there?")
+	for {
+		if m := fast.expect(t, TypeMessage); m.Body == "still there?" {
+			break
+		}
+	}
+}
+
 func TestTransferredAwayTechnicianIsClosed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		h := newHarness(t, db)
