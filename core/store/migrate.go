@@ -27,6 +27,10 @@ func dialectTemplate(db *bun.DB) templateData {
 	return templateData{ID: "INTEGER PRIMARY KEY AUTOINCREMENT", TS: "TIMESTAMP"}
 }
 
+// TemplateData is what the migration files are executed with on db, for a
+// test that runs them with a migrator of its own.
+func TemplateData(db *bun.DB) any { return dialectTemplate(db) }
+
 // Migrator returns bun's migrator loaded with Tether's migrations.
 func Migrator(db *bun.DB) (*migrate.Migrator, error) {
 	ms := migrate.NewMigrations()

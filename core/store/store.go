@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
 )
 
 // Dialect names the database engine behind a *bun.DB.
@@ -90,11 +90,19 @@ func Open(ctx context.Context, cfg Config, log hclog.Logger) (*bun.DB, error) {
 // (PASSIVE: it never blocks readers or writers) until the database closes,
 // and then forgets the pool's prepared statements.
 func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&_time_format=sqlite"
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(" + strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) +
+		")&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate&_time_format=sqlite"
+	// The hub's own writers queue at a gate (sqlitegate.go) rather than
+	// in SQLite's busy handler.
+	sqldb := sql.OpenDB(newGatedConnector(dsn, sqliteBusyTimeout))
+	// database/sql keeps 2 idle connections by default: with more users
+	// at once, the others were closed after each use and the next one
+	// opened a connection afresh and prepared its statements again (a
+	// seventh of the hub's CPU with 8 sessions chatting). The number open
+	// stays unbounded: a writer's transaction may read through the pool
+	// while other writers wait at the gate holding a connection each.
+	sqldb.SetMaxIdleConns(sqliteIdleConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	if err := ping(ctx, db); err != nil {
 		db.Close()
@@ -104,6 +112,13 @@ func OpenSQLite(ctx context.Context, path string) (*bun.DB, error) {
 	go checkpoint(db)
 	return db, nil
 }
+
+const (
+	// sqliteBusyTimeout is how long a writer waits for another to finish.
+	sqliteBusyTimeout = 10 * time.Second
+	// sqliteIdleConns is how many SQLite connections stay open unused.
+	sqliteIdleConns = 16
+)
 
 // checkpoint copies the WAL back into the database file every 100 ms until
 // the database is closed.
