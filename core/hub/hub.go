@@ -164,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.wireRouting(cfg, pres)
 	h.ctx = context.WithoutCancel(ctx)
 	rlog := relay.NewLog(cfg.DB, h.Sessions.AppendEvent, cfg.Now)
+	rlog.SetEventPart(h.Sessions.EventPart)
 	h.Sessions.Log = systemLog{log: rlog}
 	keep := &chatTextPolicy{sessions: h.Sessions, settings: h.Settings, org: h.Org, log: cfg.Log.Named("relay")}
 	rlog.SetKeepTextPolicy(keep.keep)

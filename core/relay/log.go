@@ -49,7 +49,22 @@ type Log struct {
 	transient textCache   // not-kept chat texts, for live delivery
 	toggles   toggleCache // latest chat_toggle per session
 	ids       idIndex     // client_msg_ids appended here, to skip most look-ups
+	eventPart EventPart   // set on PostgreSQL: appends are one statement
 }
+
+// EventPart writes the outbox event of an appended message in the
+// statement that inserts the message (PostgreSQL). Given the event's type
+// and actor, and its payload as an SQL expression over the WITH member as
+// (which returns the message's session_id and seq) with its arguments, it
+// returns a WITH member that inserts the event, and the member's
+// arguments. ok is false when the event cannot be written so: an Outbox
+// that records more for it (an enabled plugin takes it) needs the
+// append's transaction. core/sessions provides it.
+type EventPart func(eventType string, actorID int64, payload string, payloadArgs []any, as string) (member string, args []any, ok bool)
+
+// SetEventPart lets appends outside a caller's transaction be one
+// statement on PostgreSQL (appendOne). Call it before serving.
+func (l *Log) SetEventPart(p EventPart) { l.eventPart = p }
 
 // NewLog returns the log over db. outbox may be nil (no events); now may be
 // nil (time.Now).
@@ -173,6 +188,35 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 	_, ownTx := db.(*bun.DB)
 	var out Message
 	inserted := false
+	if ownTx {
+		if out, inserted, err = l.appendOne(ctx, m); inserted && ref != "" {
+			out.Body = text
+		}
+	}
+	if !inserted && err == nil {
+		out, inserted, err = l.appendInTx(ctx, db, m, text, ref)
+	}
+	switch {
+	case errors.Is(err, errDuplicate):
+		return out, nil
+	case err != nil && store.IsForeignKeyViolation(err):
+		return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
+	case err != nil:
+		return Message{}, fmt.Errorf("append %s to session %d: %w", m.Kind, m.SessionID, err)
+	}
+	if inserted {
+		l.ids.record(out, ownTx)
+		if out.Kind == KindChatToggle {
+			l.toggles.appended(out, ownTx)
+		}
+	}
+	return out, nil
+}
+
+// appendInTx appends m and its outbox event in a transaction: db's own, or
+// the caller's. A re-sent message returns the stored one with
+// errDuplicate.
+func (l *Log) appendInTx(ctx context.Context, db bun.IDB, m Message, text, ref string) (out Message, inserted bool, err error) {
 	// In the caller's transaction, a message that cannot be a duplicate
 	// needs no savepoint of its own (two statements fewer per session
 	// transition); one that can is rolled back alone when it is one.
@@ -211,21 +255,80 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, errDuplicate):
-		return out, nil
-	case err != nil && store.IsForeignKeyViolation(err):
-		return Message{}, fault.NotFoundf("session", "no session %d", m.SessionID)
-	case err != nil:
-		return Message{}, fmt.Errorf("append %s to session %d: %w", m.Kind, m.SessionID, err)
+	return out, inserted, err
+}
+
+// appendStatements are appendOne's statements, one per shape.
+var appendStatements store.ByText
+
+// appendOne appends m with its outbox event in one statement on
+// PostgreSQL: one round trip instead of BEGIN, the insert, the look-up of
+// a re-send, the event and COMMIT. ok is false, and nothing was written,
+// when it cannot: not on PostgreSQL or no EventPart (or it declines: a
+// plugin takes the event), or a message with a client_msg_id finds one
+// like it among the session's last DedupWindow messages (a re-send,
+// which the transaction path returns) or loses its seq to another append.
+// The transaction path then appends it as before.
+func (l *Log) appendOne(ctx context.Context, m Message) (_ Message, ok bool, _ error) {
+	if l.eventPart == nil || store.DialectOf(l.db) != store.Postgres {
+		return m, false, nil
 	}
-	if inserted {
-		l.ids.record(out, ownTx)
-		if out.Kind == KindChatToggle {
-			l.toggles.appended(out, ownTx)
+	payload, payloadArgs, err := eventPayload(m, "m")
+	if err != nil {
+		return m, false, err
+	}
+	member, eventArgs, ok := l.eventPart("message."+string(m.Kind), m.SenderID, payload, payloadArgs, "m")
+	if !ok {
+		return m, false, nil
+	}
+	text := `WITH m AS (INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz
+	FROM session_messages WHERE session_id = ?`
+	args := []any{m.SessionID, string(m.Kind), string(m.SenderKind), m.SenderID, string(m.Audience), m.Body, string(m.Payload), m.CreatedAt, m.SessionID}
+	if m.ClientMsgID != "" {
+		// findClientMsg's search of the log, as a condition: a payload
+		// that may hold the same client_msg_id sends the message to the
+		// transaction path, which tells.
+		text += ` HAVING NOT EXISTS (SELECT 1 FROM session_messages d WHERE d.session_id = ?
+		AND d.seq > (SELECT COALESCE(MAX(seq), 0) FROM session_messages WHERE session_id = ?) - ?
+		AND d.sender_kind = ?::text AND d.sender_id = ?::bigint AND d.payload LIKE ?::text ESCAPE '!')`
+		args = append(args, m.SessionID, m.SessionID, DedupWindow, string(m.SenderKind), m.SenderID, clientMsgPattern(m.ClientMsgID))
+	}
+	text += ` ON CONFLICT (session_id, seq) DO NOTHING RETURNING session_id, seq), e AS (` + member + `) SELECT m.seq FROM m`
+	args = append(args, eventArgs...)
+	stmt := appendStatements.For(text)
+	for range maxSeqAttempts {
+		var seqs []int64
+		if err := stmt.Scan(ctx, l.db, &seqs, args...); err != nil {
+			return m, false, err
+		}
+		if len(seqs) == 1 {
+			m.Seq = seqs[0]
+			return m, true, nil
+		}
+		// Nothing written: a concurrent append held the seq (see
+		// insertNext), or the message may be a re-send.
+		if m.ClientMsgID != "" {
+			return m, false, nil
 		}
 	}
-	return out, nil
+	return m, false, fmt.Errorf("no free seq after %d attempts", maxSeqAttempts)
+}
+
+// eventPayload is m's outbox payload, the JSON an Outbox is handed, as an
+// SQL expression over the WITH member as (which returns the message's
+// session_id and seq): m is encoded without them, and SQL splices them in.
+func eventPayload(m Message, as string) (string, []any, error) {
+	m.Seq, m.SessionID = 0, 0
+	event, err := json.Marshal(m)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode event: %w", err)
+	}
+	rest, ok := strings.CutPrefix(string(event), messageEventPrefix)
+	if !ok {
+		return "", nil, fmt.Errorf("message event %q does not begin with %q", event, messageEventPrefix)
+	}
+	return `'{"seq":' || ` + as + `.seq || ',"session_id":' || ` + as + `.session_id || ',' || ?::text`, []any{rest}, nil
 }
 
 // AppendSystem appends a system message (SESS-13: connecting to, connected,
@@ -331,8 +434,7 @@ func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message,
 		}
 		return l.fromRow(r), true, nil
 	}
-	raw, _ := json.Marshal(m.ClientMsgID)
-	pattern := "%" + likeEscaper.Replace(`"client_msg_id":`+string(raw)) + "%"
+	pattern := clientMsgPattern(m.ClientMsgID)
 	var rows []messageRow
 	err := tx.NewSelect().Model(&rows).
 		Where("session_id = ?", m.SessionID).Where("seq > ?", m.Seq-1-DedupWindow).Where("seq < ?", m.Seq).
@@ -350,6 +452,13 @@ func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message,
 }
 
 var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
+// clientMsgPattern is a LIKE pattern (escape '!') that every payload
+// holding the client_msg_id id matches.
+func clientMsgPattern(id string) string {
+	raw, _ := json.Marshal(id)
+	return "%" + likeEscaper.Replace(`"client_msg_id":`+string(raw)) + "%"
+}
 
 // After returns up to limit messages of the session with seq > afterSeq that
 // viewer may see, in seq order (limit <= 0: all).
@@ -589,9 +698,9 @@ type SystemParts struct {
 	EventPayloadArgs []any
 }
 
-// systemEventPrefix is how the JSON of a Message with no seq and no session
-// begins; the seq and the session ID are spliced in by SQL.
-const systemEventPrefix = `{"seq":0,"session_id":0,`
+// messageEventPrefix is how the JSON of a Message with no seq and no
+// session begins; the seq and the session ID are spliced in by SQL.
+const messageEventPrefix = `{"seq":0,"session_id":0,`
 
 // SystemPartsFor renders the system message AppendSystem would append, for
 // a statement in which the WITH member from holds the session's id and the
@@ -619,16 +728,9 @@ func (l *Log) SystemPartsFor(from, as, text string, payload any) (SystemParts, e
 	if l.outbox == nil {
 		return p, nil
 	}
-	event, err := json.Marshal(m)
-	if err != nil {
-		return SystemParts{}, fmt.Errorf("encode event: %w", err)
-	}
-	rest, ok := strings.CutPrefix(string(event), systemEventPrefix)
-	if !ok {
-		return SystemParts{}, fmt.Errorf("system message event %q does not begin with %q", event, systemEventPrefix)
+	if p.EventPayload, p.EventPayloadArgs, err = eventPayload(m, as); err != nil {
+		return SystemParts{}, err
 	}
 	p.EventType = "message." + string(KindSystem)
-	p.EventPayload = `'{"seq":' || ` + as + `.seq || ',"session_id":' || ` + as + `.session_id || ',' || ?::text`
-	p.EventPayloadArgs = []any{rest}
 	return p, nil
 }

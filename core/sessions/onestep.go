@@ -277,6 +277,21 @@ func (s *Service) statementOf(r *row, w writes, insert bool) (string, []any, []s
 	return q.String(), args, types, nil
 }
 
+// EventPart is the relay's EventPart (relay.Log.SetEventPart): a WITH
+// member that writes a message's outbox event in the statement that
+// inserts the message, from the member as that returns the message's
+// session_id and seq. It declines (ok false) when the Outbox records
+// something for the event: that needs the append's transaction. As in
+// writeOne, that is decided once, here.
+func (s *Service) EventPart(eventType string, actorID int64, payload string, payloadArgs []any, as string) (member string, args []any, ok bool) {
+	if s.subscribed([]string{eventType}) {
+		return "", nil, false
+	}
+	args = append([]any{eventType, actorID}, payloadArgs...)
+	return `INSERT INTO session_events (session_id, type, actor_id, payload, at) SELECT ` + as + `.session_id, ?::text, ?::bigint, ` +
+		payload + `, ?::timestamptz FROM ` + as + ` RETURNING id`, append(args, s.now()), true
+}
+
 // subscribed reports whether the Outbox records anything for one of these
 // event types.
 func (s *Service) subscribed(types []string) bool {
