@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -75,13 +74,6 @@ func BenchmarkChatLatency(b *testing.B) {
 			rp50, rp99 := quantiles(relayed)
 			dp50, dp99 := quantiles(direct)
 			op50, op99 := quantiles(oneWay)
-			if os.Getenv("TETHER_BENCH_DEBUG") != "" {
-				s := slices.Clone(oneWay)
-				slices.Sort(s)
-				for _, q := range []float64{0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999} {
-					b.Logf("one-way q%.3f = %v", q, s[int(q*float64(len(s)-1))])
-				}
-			}
 			b.ReportMetric(rp50, "relay-p50-µs")
 			b.ReportMetric(rp99, "relay-p99-µs")
 			b.ReportMetric(op50, "relay-oneway-p50-µs")
