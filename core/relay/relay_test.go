@@ -717,74 +717,30 @@ func TestRateLimit(t *testing.T) {
 	})
 }
 
-func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
+// stalledPeer sets up a session whose customer sends screen frames to two
+// technician sockets: the owner's, which reads, and an invited helper's, a
+// raw socket nobody reads from. It sends frames of 256 KiB, waits until the
+// reading one got them all, and then until the hub dropped the other.
+func stalledPeer(t *testing.T, frames int, limits func(*Limits)) (h *harness, cust, fast *client) {
+	t.Helper()
 	db := storetest.SQLite(t)
-	h := newHarness(t, db, func(c *Config) {
-		c.Limits.SlowConsumerTimeout = 100 * time.Millisecond
-		c.Limits.BinaryQueue = 4
-	})
+	h = newHarness(t, db, func(c *Config) { limits(&c.Limits) })
 	helper := insertNode(t, db, "technician", "Helper")
 	if _, err := h.srv.Collaboration().Invite(context.Background(), h.session, h.owner, helper); err != nil {
 		t.Fatal(err)
 	}
-	cust := h.customer(0)
-	fast := h.technician(h.owner, 0)
-	// The helper's console stops reading: a raw socket nobody reads from.
-	ctx := context.Background()
-	slow, _, err := websocket.Dial(ctx, h.wsURL(fmt.Sprintf("/api/v1/relay/sessions/%d?resume_after=0", h.session)),
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {fmt.Sprintf("Bearer tech-%d", helper)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.CloseNow()
-	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 2 })
-
-	frame := append([]byte{BinaryScreen}, make([]byte, 256<<10)...)
-	const frames = 200 // 50 MiB: far more than the socket buffers hold
-	go func() {
-		for range frames {
-			if cust.ws.Write(ctx, websocket.MessageBinary, frame) != nil {
-				return
-			}
-		}
-	}()
-	for i := range frames {
-		select {
-		case <-fast.binary:
-		case <-time.After(wait):
-			t.Fatalf("the fast technician stalled after %d frames", i)
-		}
-	}
-	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 1 })
-}
-
-// TestStalledWriteIsDropped: a peer that stops reading while the hub is
-// writing to it (its queue never fills: only the socket does) is dropped
-// once one write has waited WriteTimeout, and the others go on.
-func TestStalledWriteIsDropped(t *testing.T) {
-	db := storetest.SQLite(t)
-	h := newHarness(t, db, func(c *Config) {
-		c.Limits.WriteTimeout = 200 * time.Millisecond
-		c.Limits.SlowConsumerTimeout = time.Hour
-		c.Limits.BinaryQueue = 256
-	})
-	helper := insertNode(t, db, "technician", "Helper")
-	if _, err := h.srv.Collaboration().Invite(context.Background(), h.session, h.owner, helper); err != nil {
-		t.Fatal(err)
-	}
-	cust := h.customer(0)
-	fast := h.technician(h.owner, 0)
+	cust = h.customer(0)
+	fast = h.technician(h.owner, 0)
 	ctx := context.Background()
 	stalled, _, err := websocket.Dial(ctx, h.wsURL(fmt.Sprintf("/api/v1/relay/sessions/%d?resume_after=0", h.session)),
 		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {fmt.Sprintf("Bearer tech-%d", helper)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stalled.CloseNow()
+	t.Cleanup(func() { stalled.CloseNow() })
 	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 2 })
 
 	frame := append([]byte{BinaryScreen}, make([]byte, 256<<10)...)
-	const frames = 100 // 25 MiB: more than the socket buffers hold, fewer than the queue
 	go func() {
 		for range frames {
 			if cust.ws.Write(ctx, websocket.MessageBinary, frame) != nil {
@@ -800,7 +756,30 @@ func TestStalledWriteIsDropped(t *testing.T) {
 		}
 	}
 	waitFor(t, func() bool { _, techs := h.srv.Hub().Presence(h.session); return len(techs) == 1 })
-	// The fast technician's socket is still open and serves chat.
+	return h, cust, fast
+}
+
+// TestSlowConsumerIsDroppedNotWaitedFor: a peer whose queue stays full for
+// SlowConsumerTimeout is dropped; the others never wait for it. 200
+// frames are 50 MiB, far more than the socket buffers hold.
+func TestSlowConsumerIsDroppedNotWaitedFor(t *testing.T) {
+	stalledPeer(t, 200, func(l *Limits) {
+		l.SlowConsumerTimeout = 100 * time.Millisecond
+		l.BinaryQueue = 4
+	})
+}
+
+// TestStalledWriteIsDropped: a peer that stops reading while the hub is
+// writing to it (its queue never fills: only the socket does) is dropped
+// once one write has waited WriteTimeout, and the others go on. 100
+// frames are more than the socket buffers hold and fewer than the queue.
+func TestStalledWriteIsDropped(t *testing.T) {
+	_, cust, fast := stalledPeer(t, 100, func(l *Limits) {
+		l.WriteTimeout = 200 * time.Millisecond
+		l.SlowConsumerTimeout = time.Hour
+		l.BinaryQueue = 256
+	})
+	// The reading technician's socket is still open and serves chat.
 	cust.chat(t, "c", "still there?")
 	for {
 		if m := fast.expect(t, TypeMessage); m.Body == "still there?" {
