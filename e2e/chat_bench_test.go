@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -25,7 +26,10 @@ import (
 // After each one, the same goroutine makes a round trip over a direct
 // websocket pair of its own (an echo server in the test process), so the
 // baseline is measured in the same run under the same load. Reported:
-// p50 and p99 of both in µs, the one-way p99, and the p99 ratio.
+// p50 and p99 of both in µs, the one-way p50 and p99, the p99 ratio, and
+// the hub's own share: the p50 and p99 of its store time for chat
+// (tether_relay_message_store_seconds, read from /metrics; each figure is
+// the upper bound of the histogram bucket that holds it).
 //
 //	go test ./e2e -run '^$' -bench ChatLatency -benchtime 2000x
 func BenchmarkChatLatency(b *testing.B) {
@@ -82,6 +86,11 @@ func BenchmarkChatLatency(b *testing.B) {
 			b.ReportMetric(dp99, "direct-p99-µs")
 			b.ReportMetric(rp99/dp99, "p99-ratio")
 			b.ReportMetric(float64(len(relayed))/b.Elapsed().Seconds()*2, "messages/s")
+			// The hub's own share: its store-time histogram, read back.
+			_, metrics := h.Get("/metrics")
+			hp50, hp99 := storeQuantiles(b, metrics, "chat")
+			b.ReportMetric(hp50, "hub-store-p50-≤µs")
+			b.ReportMetric(hp99, "hub-store-p99-≤µs")
 		})
 	}
 }
@@ -235,5 +244,52 @@ func quantiles(d []time.Duration) (p50, p99 float64) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	at := func(q float64) float64 { return float64(s[int(q*float64(len(s)-1))].Microseconds()) }
+	return at(0.5), at(0.99)
+}
+
+// storeQuantiles reads the hub's tether_relay_message_store_seconds
+// histogram for kind from a /metrics page and returns the upper bounds, in
+// µs, of the buckets that hold its p50 and p99.
+func storeQuantiles(b *testing.B, metrics, kind string) (p50, p99 float64) {
+	b.Helper()
+	type bucket struct {
+		le    float64
+		count float64
+	}
+	var buckets []bucket
+	prefix := `tether_relay_message_store_seconds_bucket{kind="` + kind + `",le="`
+	for _, line := range strings.Split(metrics, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		var bk bucket
+		if _, err := fmt.Sscan(le, &bk.le); err != nil && le != "+Inf" {
+			b.Fatalf("bucket bound %q: %v", le, err)
+		}
+		if le == "+Inf" {
+			bk.le = math.Inf(1)
+		}
+		if _, err := fmt.Sscan(count, &bk.count); err != nil {
+			b.Fatalf("bucket count %q: %v", count, err)
+		}
+		buckets = append(buckets, bk)
+	}
+	if len(buckets) == 0 {
+		b.Fatalf("no tether_relay_message_store_seconds for %s in /metrics", kind)
+	}
+	total := buckets[len(buckets)-1].count
+	at := func(q float64) float64 {
+		for _, bk := range buckets {
+			if bk.count >= q*total {
+				return bk.le * 1e6
+			}
+		}
+		return math.Inf(1)
+	}
 	return at(0.5), at(0.99)
 }

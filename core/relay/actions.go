@@ -171,6 +171,7 @@ func (c *conn) store(ctx context.Context, db bun.IDB, m Message) (Message, error
 // it (clientMsgID may be empty: no ack) and records activity.
 func (c *conn) stored(m Message, clientMsgID string) {
 	c.srv.hub.publish(m)
+	c.srv.observeStored(m.Kind, c.arrived)
 	if clientMsgID != "" {
 		c.send(ackFrame{Type: TypeAck, ClientMsgID: clientMsgID, Seq: m.Seq})
 	}

@@ -67,6 +67,7 @@ type conn struct {
 	first        bool
 	lastActivity time.Time
 	files        map[int64]*fileStream
+	arrived      time.Time // when the frame being handled was read
 
 	transmitted atomic.Int64 // relayed bytes not yet added to the session
 }
@@ -380,6 +381,7 @@ func (c *conn) readLoop() {
 			c.relayBinary(newBinFrame(bp))
 			continue
 		}
+		c.arrived = time.Now()
 		c.handleText(data)
 		*bp = data[:0]
 		frameBufs.Put(bp)

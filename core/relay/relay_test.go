@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/org"
@@ -809,4 +810,38 @@ func TestTransferredAwayTechnicianIsClosed(t *testing.T) {
 			t.Fatalf("got %+v", m)
 		}
 	})
+}
+
+// TestStoreTimeIsMeasured: every stored message's time from its frame's
+// arrival is observed in tether_relay_message_store_seconds, by kind.
+func TestStoreTimeIsMeasured(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, storetest.SQLite(t), func(c *Config) { c.Registry = reg })
+	cust := h.customer(0)
+	tech := h.technician(h.owner, 0)
+	cust.chat(t, "c1", "hello")
+	cust.chat(t, "c2", "anyone?")
+	tech.send(t, ClientFrame{Type: TypeNote, ClientMsgID: "n1", Text: "printer model 4000"})
+	tech.ack(t, "n1")
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, f := range families {
+		if f.GetName() != "tether_relay_message_store_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				got[l.GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+			if s := m.GetHistogram().GetSampleSum(); s <= 0 || s > 10 {
+				t.Errorf("sum of store times %v s", s)
+			}
+		}
+	}
+	if got["chat"] != 2 || got["note"] != 1 {
+		t.Fatalf("store times observed by kind: %v, want chat 2, note 1", got)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
@@ -34,6 +35,9 @@ type Config struct {
 	// OriginPatterns are the cross-origin hosts browsers may connect from
 	// (coder/websocket AcceptOptions); same-origin is always allowed.
 	OriginPatterns []string
+	// Registry, when set, gets the relay's metrics
+	// (tether_relay_message_store_seconds).
+	Registry prometheus.Registerer
 }
 
 // Server serves the relay's two websocket endpoints.
@@ -48,6 +52,8 @@ type Server struct {
 	limits   Limits
 	now      func() time.Time
 	origins  []string
+
+	storeSeconds *prometheus.HistogramVec
 
 	// active counts sockets from run() until their finish() has recorded
 	// everything; Shutdown waits for it.
@@ -82,6 +88,12 @@ func NewServer(cfg Config) (*Server, error) {
 		db: cfg.DB, log: cfg.Log, hub: cfg.Hub, collab: cfg.Collab, sessions: cfg.Sessions,
 		authTech: cfg.AuthenticateTechnician, logger: cfg.Logger.Named("relay"),
 		limits: cfg.Limits.withDefaults(), now: cfg.Now, origins: cfg.OriginPatterns,
+		storeSeconds: newStoreSeconds(),
+	}
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(s.storeSeconds); err != nil {
+			return nil, fmt.Errorf("relay: register metrics: %w", err)
+		}
 	}
 	s.hub.whenEnded(s.log.forget)
 	s.hub.whenNotified(s.log.toggles.drop)
