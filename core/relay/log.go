@@ -185,11 +185,11 @@ func (l *Log) Append(ctx context.Context, db bun.IDB, m Message) (Message, error
 	}
 	m.Payload = payload
 
-	_, ownTx := db.(*bun.DB)
+	own, ownTx := db.(*bun.DB)
 	var out Message
 	inserted := false
 	if ownTx {
-		if out, inserted, err = l.appendOne(ctx, m); inserted && ref != "" {
+		if out, inserted, err = l.appendOne(ctx, own, m); inserted && ref != "" {
 			out.Body = text
 		}
 	}
@@ -269,8 +269,8 @@ var appendStatements store.ByText
 // like it among the session's last DedupWindow messages (a re-send,
 // which the transaction path returns) or loses its seq to another append.
 // The transaction path then appends it as before.
-func (l *Log) appendOne(ctx context.Context, m Message) (_ Message, ok bool, _ error) {
-	if l.eventPart == nil || store.DialectOf(l.db) != store.Postgres {
+func (l *Log) appendOne(ctx context.Context, db *bun.DB, m Message) (_ Message, ok bool, _ error) {
+	if l.eventPart == nil || store.DialectOf(db) != store.Postgres {
 		return m, false, nil
 	}
 	payload, payloadArgs, err := eventPayload(m, "m")
@@ -299,7 +299,7 @@ func (l *Log) appendOne(ctx context.Context, m Message) (_ Message, ok bool, _ e
 	stmt := appendStatements.For(text)
 	for range maxSeqAttempts {
 		var seqs []int64
-		if err := stmt.Scan(ctx, l.db, &seqs, args...); err != nil {
+		if err := stmt.Scan(ctx, db, &seqs, args...); err != nil {
 			return m, false, err
 		}
 		if len(seqs) == 1 {
