@@ -349,10 +349,39 @@ WHERE id = ? AND attempts = ? AND state = 'running'`, args...).Exec(ctx)
 // retryLater hands a delivery back for its next attempt. The later
 // deliveries of its session stay blocked meanwhile.
 func retryLater(ctx context.Context, tx bun.Tx, r result, v verdict) error {
-	_, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, last_error = ?, lease_until = NULL
+	res, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?, last_error = ?, lease_until = NULL
 WHERE id = ? AND attempts = ? AND state = 'running'`, v.nextAt, v.lastError, r.c.ID, r.c.Attempt).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("reschedule delivery %d: %w", r.c.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return blockBehind(ctx, tx, []int64{r.c.ID})
+}
+
+// blockBehind blocks again the pending deliveries queued behind the
+// deliveries ids, which were running and are pending again. Enqueue makes
+// an event that arrives while its session's delivery runs pending (the
+// claim's guard holds it); once the running one is handed back, the two
+// would be two heads, each refused by the guard because of the other,
+// until repair came by. In the handing back's transaction instead.
+func blockBehind(ctx context.Context, tx bun.IDB, ids []int64) error {
+	for lo := 0; lo < len(ids); lo += promoteChunk {
+		chunk := ids[lo:min(lo+promoteChunk, len(ids))]
+		list := make([]byte, 0, 8*len(chunk))
+		for i, id := range chunk {
+			if i > 0 {
+				list = append(list, ", "...)
+			}
+			list = strconv.AppendInt(list, id, 10)
+		}
+		if _, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'blocked'
+WHERE state = 'pending' AND EXISTS (SELECT 1 FROM plugin_deliveries h
+	WHERE h.id IN (` + string(list) + `) AND h.plugin_id = plugin_deliveries.plugin_id
+	AND h.session_id = plugin_deliveries.session_id AND h.event_id < plugin_deliveries.event_id)`).Exec(ctx); err != nil {
+			return fmt.Errorf("block the deliveries behind %d handed back: %w", len(chunk), err)
+		}
 	}
 	return nil
 }
@@ -421,6 +450,9 @@ WHERE `+where+` RETURNING id`, append([]any{now, why}, args...)...).Scan(ctx, &i
 		n = len(ids)
 		if n == 0 {
 			return nil
+		}
+		if err := blockBehind(ctx, tx, ids); err != nil {
+			return err
 		}
 		attempts := make([]attemptRow, n)
 		for i, id := range ids {

@@ -162,6 +162,57 @@ func TestOnlyHeadsPending(t *testing.T) {
 	})
 }
 
+// TestRetryBehindANewEventKeepsOneHead: an event enqueued while its
+// session's delivery runs is pending behind it (the claim's guard holds
+// it); when the running one is handed back for a retry, the newer one is
+// blocked again in the same transaction, so the session keeps one head
+// and both go, in order, with no repair.
+func TestRetryBehindANewEventKeepsOneHead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		clk := clocktest.New(t0)
+		rec := &recorder{}
+		q := newQueue(t, db, clk, rec.deliver)
+		mustEnqueue(t, db, event(1, 10, t0), "crm")
+		running, err := q.claim(ctx, "crm", 5)
+		if err != nil || len(running) != 1 {
+			t.Fatal(len(running), err)
+		}
+		mustEnqueue(t, db, event(2, 10, t0), "crm")
+		mustEnqueue(t, db, event(3, 10, t0), "crm")
+		wantStates(t, q, "crm", "1:running", "2:pending", "3:blocked")
+		retry := result{c: running[0], outcome: OutcomeRetry, res: sdk.RetryLater(time.Minute, "busy"), at: clk.Now()}
+		if err := q.record(ctx, []result{retry}); err != nil {
+			t.Fatal(err)
+		}
+		wantStates(t, q, "crm", "1:pending", "2:blocked", "3:blocked")
+		checkHeads(t, db)
+		if n := drain(t, q); n != 0 {
+			t.Fatalf("delivered %d while the retry waits", n)
+		}
+		clk.Advance(time.Minute)
+		drain(t, q)
+		if got := rec.events(); !slices.Equal(got, []string{"crm/1#2", "crm/2#1", "crm/3#1"}) {
+			t.Fatalf("delivered %v", got)
+		}
+
+		// The same when a running delivery's lease expires.
+		mustEnqueue(t, db, event(4, 20, clk.Now()), "crm")
+		if running, err = q.claim(ctx, "crm", 5); err != nil || len(running) != 1 {
+			t.Fatal(len(running), err)
+		}
+		mustEnqueue(t, db, event(5, 20, clk.Now()), "crm")
+		clk.Advance(DefaultLease)
+		if n, err := q.expireLeases(ctx); err != nil || n != 1 {
+			t.Fatalf("expired %d (%v), want 1", n, err)
+		}
+		if got := states(t, q, "crm")[3:]; !slices.Equal(got, []string{"4:pending", "5:blocked"}) {
+			t.Fatalf("after the lease expired: %v", got)
+		}
+		checkHeads(t, db)
+	})
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)

@@ -25,7 +25,11 @@ import (
 // Enqueue makes a delivery behind a running one pending on purpose (the
 // claim's guard holds it until the running one ends); repair may block it
 // meanwhile, which is harmless: by then it is committed, so the end of the
-// running one promotes it.
+// running one promotes it. When the running one is handed back instead (a
+// retry, an expired lease, an interrupted attempt), blockBehind blocks the
+// one behind it in the same transaction, on both engines; before it did,
+// that left two heads on SQLite too, each refused by the guard because of
+// the other, until repair came by.
 //
 // repair, run beside the claims, undoes both: it blocks
 // again every pending delivery of a session that has a running one or a
