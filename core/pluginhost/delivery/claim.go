@@ -367,6 +367,20 @@ WHERE id = ? AND attempts = ? AND state = 'running'`, v.nextAt, v.lastError, r.c
 // would be two heads, each refused by the guard because of the other,
 // until repair came by. In the handing back's transaction instead.
 func blockBehind(ctx context.Context, tx bun.IDB, ids []int64) error {
+	return inChunks(ids, func(list string, n int) error {
+		if _, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'blocked'
+WHERE state = 'pending' AND EXISTS (SELECT 1 FROM plugin_deliveries h
+	WHERE h.id IN (` + list + `) AND h.plugin_id = plugin_deliveries.plugin_id
+	AND h.session_id = plugin_deliveries.session_id AND h.event_id < plugin_deliveries.event_id)`).Exec(ctx); err != nil {
+			return fmt.Errorf("block the deliveries behind %d handed back: %w", n, err)
+		}
+		return nil
+	})
+}
+
+// inChunks calls fn with ids as SQL lists ("1, 2, 3") of at most
+// promoteChunk ids each, and n, how many the list names.
+func inChunks(ids []int64, fn func(list string, n int) error) error {
 	for lo := 0; lo < len(ids); lo += promoteChunk {
 		chunk := ids[lo:min(lo+promoteChunk, len(ids))]
 		list := make([]byte, 0, 8*len(chunk))
@@ -376,17 +390,14 @@ func blockBehind(ctx context.Context, tx bun.IDB, ids []int64) error {
 			}
 			list = strconv.AppendInt(list, id, 10)
 		}
-		if _, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'blocked'
-WHERE state = 'pending' AND EXISTS (SELECT 1 FROM plugin_deliveries h
-	WHERE h.id IN (` + string(list) + `) AND h.plugin_id = plugin_deliveries.plugin_id
-	AND h.session_id = plugin_deliveries.session_id AND h.event_id < plugin_deliveries.event_id)`).Exec(ctx); err != nil {
-			return fmt.Errorf("block the deliveries behind %d handed back: %w", len(chunk), err)
+		if err := fn(string(list), len(chunk)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// promoteChunk bounds the ids one promote statement names.
+// promoteChunk bounds the ids one promote or blockBehind statement names.
 const promoteChunk = 500
 
 // promote makes the next delivery of each (plugin, session) of the
@@ -396,35 +407,28 @@ const promoteChunk = 500
 // were replayed, in tx.
 func promote(ctx context.Context, tx bun.IDB, ids []int64, now time.Time) (int, error) {
 	total := 0
-	for lo := 0; lo < len(ids); lo += promoteChunk {
-		chunk := ids[lo:min(lo+promoteChunk, len(ids))]
-		list := make([]byte, 0, 8*len(chunk))
-		for i, id := range chunk {
-			if i > 0 {
-				list = append(list, ", "...)
-			}
-			list = strconv.AppendInt(list, id, 10)
-		}
+	err := inChunks(ids, func(list string, chunk int) error {
 		res, err := tx.NewRaw(`UPDATE plugin_deliveries SET state = 'pending', next_at = ?
 WHERE state = 'blocked' AND id IN (
 	SELECT (SELECT b.id FROM plugin_deliveries b
 		WHERE b.plugin_id = f.plugin_id AND b.session_id = f.session_id AND b.state = 'blocked'
 		ORDER BY b.event_id LIMIT 1)
 	FROM plugin_deliveries f
-	WHERE f.id IN (`+string(list)+`)
+	WHERE f.id IN (`+list+`)
 	AND (SELECT h.id FROM plugin_deliveries h
 		WHERE h.plugin_id = f.plugin_id AND h.session_id = f.session_id AND h.state IN ('pending', 'running')
 		LIMIT 1) IS NULL)`, now).Exec(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("promote the next deliveries of %d sessions: %w", len(chunk), err)
+			return fmt.Errorf("promote the next deliveries of %d sessions: %w", chunk, err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, fmt.Errorf("promote the next deliveries of %d sessions: %w", len(chunk), err)
+			return fmt.Errorf("promote the next deliveries of %d sessions: %w", chunk, err)
 		}
 		total += int(n)
-	}
-	return total, nil
+		return nil
+	})
+	return total, err
 }
 
 // expireLeases hands back running deliveries whose lease has expired: their
