@@ -54,6 +54,7 @@ type conn struct {
 	ended     atomic.Bool // the session ended
 	closeOnce sync.Once
 
+	reloadMu sync.Mutex // one view reload at a time (view)
 	mu       sync.Mutex // guards the session view below
 	stale    bool
 	info     SessionInfo
@@ -129,7 +130,14 @@ type sessionView struct {
 
 // view returns the session as of the last state change, reloading it when
 // a state was pushed since.
+//
+// The reader and the writer both call it. One reloads at a time, and the
+// other waits for that reload: otherwise the second, finding stale
+// already cleared, acted on the view from before the change (a customer
+// who chatted as soon as "Active" arrived was told chat had not opened).
 func (c *conn) view(ctx context.Context) (sessionView, error) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
 	c.mu.Lock()
 	stale := c.stale
 	c.stale = false

@@ -111,6 +111,9 @@ type fakeSessions struct {
 	activity     map[int64]int
 	transmitted  map[int64]int64
 	tools        map[int64][]string
+	// reloadDelay makes every look-up of a session this slow, as a busy
+	// database would.
+	reloadDelay time.Duration
 }
 
 func newFakeSessions(db *bun.DB, collab *Collaboration) *fakeSessions {
@@ -141,6 +144,10 @@ func (f *fakeSessions) update(id int64, fn func(*SessionInfo)) {
 }
 
 func (f *fakeSessions) Customer(_ context.Context, secret string) (SessionInfo, error) {
+	f.mu.Lock()
+	delay := f.reloadDelay
+	f.mu.Unlock()
+	time.Sleep(delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id, ok := f.secrets[secret]

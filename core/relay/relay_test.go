@@ -845,3 +845,33 @@ func TestStoreTimeIsMeasured(t *testing.T) {
 		t.Fatalf("store times observed by kind: %v, want chat 2, note 1", got)
 	}
 }
+
+// TestChatRightAfterPickUpIsServed: the customer chats the moment the
+// "Active" state reaches it, while the session's reload is slow. Its
+// socket's writer may be reloading the session already; the reader then
+// waits for that reload instead of acting on the view from before the
+// pick-up (which refused the chat as "chat_unavailable").
+func TestChatRightAfterPickUpIsServed(t *testing.T) {
+	for round := range 6 {
+		h := newHarness(t, storetest.SQLite(t))
+		h.sessions.update(h.session, func(s *SessionInfo) { s.TechnicianID = 0 })
+		cust := h.customer(0)
+		h.sessions.mu.Lock()
+		h.sessions.reloadDelay = 50 * time.Millisecond
+		h.sessions.mu.Unlock()
+		h.sessions.update(h.session, func(s *SessionInfo) { s.TechnicianID = h.owner })
+		h.srv.Hub().PushState(h.session, "Active")
+		cust.expect(t, TypeState)
+		id := fmt.Sprintf("c%d", round)
+		cust.send(t, ClientFrame{Type: TypeChat, ClientMsgID: id, Text: "hello!"})
+		for {
+			f := cust.next(t)
+			if f.Type == TypeError {
+				t.Fatalf("round %d: chat right after the pick-up refused: %+v", round, f)
+			}
+			if f.Type == TypeAck && f.ClientMsgID == id {
+				break
+			}
+		}
+	}
+}
