@@ -70,11 +70,11 @@ func (s *sessions) Technician(_ context.Context, id, tech int64) (relay.SessionI
 func (s *sessions) Permissions(context.Context, int64) (org.Permissions, error) {
 	return *org.DefaultPermissions(), nil
 }
-func (s *sessions) CustomerConnected(context.Context, int64) error     { return nil }
-func (s *sessions) CustomerDisconnected(context.Context, int64) error  { return nil }
-func (s *sessions) Activity(context.Context, int64) error              { return nil }
-func (s *sessions) AddTransmitted(context.Context, int64, int64) error { return nil }
-func (s *sessions) ToolUsed(context.Context, int64, string) error      { return nil }
+func (s *sessions) CustomerConnected(context.Context, int64) error      { return nil }
+func (s *sessions) CustomerDisconnected(context.Context, int64) error   { return nil }
+func (s *sessions) Activity(context.Context, int64, relay.Viewer) error { return nil }
+func (s *sessions) AddTransmitted(context.Context, int64, int64) error  { return nil }
+func (s *sessions) ToolUsed(context.Context, int64, string) error       { return nil }
 
 // env is a relay with one session, a customer Client reaching it through
 // a proxy, and the owner's token.

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/clocktest"
+	"github.com/tetherhq/tether/core/relay"
+	"github.com/tetherhq/tether/core/sessions"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -150,6 +154,123 @@ func TestRelayThroughTheHub(t *testing.T) {
 			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + other}}})
 		if err == nil || resp == nil || resp.StatusCode != 403 {
 			t.Fatalf("a stranger connected: %v %v", err, resp)
+		}
+	})
+}
+
+// untilBinary reads frames until a binary one.
+func (w *wsClient) untilBinary(what string) []byte {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		typ, data, err := w.conn.Read(ctx)
+		if err != nil {
+			w.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if typ == websocket.MessageBinary {
+			return data
+		}
+	}
+}
+
+// TestRelayFramesAreActivity: what a technician does in the relay is their
+// activity, so chatting for half an hour keeps them online past the
+// group's away and sign-out thresholds (SESS-16); and a screen stream is an
+// action in the session, so a silent session being watched does not time
+// out idle (SESS-8).
+func TestRelayFramesAreActivity(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		clk := clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+		e := newEnvClock(t, db, clk.Now)
+		m := e.master()
+		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+		for section, value := range map[string]any{
+			"presence": map[string]any{"max_active_sessions": 5, "away_after_idle_minutes": 10, "sign_out_after_idle_minutes": 30},
+			"timeouts": map[string]any{"code_validity_minutes": 60, "connecting_minutes": 5, "waiting_minutes": 0, "idle_minutes": 15},
+		} {
+			if r := e.do("PUT", "/api/v1/units/"+g+"/settings/"+section, m, map[string]any{"value": value}); r.Status != 200 {
+				t.Fatalf("%s: %d %s", section, r.Status, r.Body)
+			}
+		}
+		_, tech := e.technician(m, g, "tina@example.com")
+		if r := e.do("PUT", "/api/v1/me/status", tech, map[string]any{"status": "online"}); r.Status >= 300 {
+			t.Fatalf("status: %d %s", r.Status, r.Body)
+		}
+		var created struct {
+			PIN     string `json:"pin"`
+			Session struct {
+				ID int64 `json:"id"`
+			} `json:"session"`
+		}
+		e.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
+		var joined struct {
+			Secret string `json:"secret"`
+		}
+		e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(t, &joined)
+		id := itoa(created.Session.ID)
+		if r := e.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
+			t.Fatalf("pickup: %d %s", r.Status, r.Body)
+		}
+		cust := e.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		tc := e.dial("/api/v1/relay/sessions/"+id+"?resume_after=0", tech)
+		cust.until("connected system message", message("system", "Connected to"))
+		tc.until("connected system message", message("system", "Connected to"))
+		ack := func(w *wsClient, id string) {
+			t.Helper()
+			w.send(map[string]any{"type": "chat", "text": "still here", "client_msg_id": id})
+			w.until("ack of "+id, func(f map[string]any) bool { return f["type"] == "ack" && f["client_msg_id"] == id })
+		}
+		status := func() string {
+			t.Helper()
+			var s struct {
+				Status string `json:"status"`
+			}
+			e.do("GET", "/api/v1/me/status", tech, nil).json(t, &s)
+			return s.Status
+		}
+
+		// Half an hour of chat, a message every five minutes. The relay
+		// records activity after the ack, so one more frame after the last
+		// (read in order by the same socket) makes sure it is written.
+		for i := range 6 {
+			clk.Advance(5 * time.Minute)
+			ack(tc, fmt.Sprint("t-", i))
+		}
+		ack(tc, "t-sync")
+		if got := status(); got != "online" {
+			t.Fatalf("after 30 minutes of chat the technician is %q, want online", got)
+		}
+
+		// Then only the customer's screen, ten minutes after the last word:
+		// the session's idle timeout moves with it.
+		idleDue := func() time.Time {
+			t.Helper()
+			due, err := e.hub.Timers.Due(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tm := range due {
+				if tm.SessionID == created.Session.ID && tm.Kind == sessions.TimerTimeout {
+					return tm.DueAt
+				}
+			}
+			t.Fatalf("session %s has no idle timer: %v", id, due)
+			return time.Time{}
+		}
+		clk.Advance(10 * time.Minute)
+		frame := []byte{relay.BinaryScreen, 1, 2, 3}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := cust.conn.Write(ctx, websocket.MessageBinary, frame); err != nil {
+			t.Fatal(err)
+		}
+		tc.untilBinary("screen frame")
+		want := clk.Now().Add(15 * time.Minute)
+		for deadline := time.Now().Add(5 * time.Second); !idleDue().Equal(want); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("idle timeout due %s after a screen frame at %s, want %s", idleDue(), clk.Now(), want)
+			}
 		}
 	})
 }

@@ -173,7 +173,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		Rules: h.Rules, DryRun: h.routing}
 	h.Relay, err = relay.NewServer(relay.Config{DB: cfg.DB, Log: rlog, Now: cfg.Now, Logger: cfg.Log,
 		Sessions: relaySessions{sessions: h.Sessions, org: h.Org, settings: h.Settings, db: cfg.DB,
-			collab: func() *relay.Collaboration { return h.Relay.Collaboration() }},
+			collab:          func() *relay.Collaboration { return h.Relay.Collaboration() },
+			technicianActed: h.Sessions.TechnicianActed},
 		AuthenticateTechnician: h.API.TechnicianOf, Registry: cfg.Registry})
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ import (
 )
 
 // activeSession makes a private session on h, joined and picked up.
-func activeSession(t *testing.T, h *hub.Hub, tech org.Actor) int64 {
+func activeSession(t testing.TB, h *hub.Hub, tech org.Actor) int64 {
 	t.Helper()
 	ctx := context.Background()
 	c, err := h.Sessions.CreatePrivate(ctx, tech, sessions.PrivateInput{})

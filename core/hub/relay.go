@@ -24,6 +24,9 @@ type relaySessions struct {
 	settings *settings.Service
 	collab   func() *relay.Collaboration
 	db       *bun.DB
+	// technicianActed records a technician's activity (the sessions
+	// service's TechnicianActed).
+	technicianActed func(ctx context.Context, technicianID int64)
 }
 
 func info(s sessions.Session) relay.SessionInfo {
@@ -76,8 +79,16 @@ func (r relaySessions) CustomerDisconnected(ctx context.Context, id int64) error
 	return r.sessions.CustomerDisconnected(ctx, id)
 }
 
-func (r relaySessions) Activity(ctx context.Context, id int64) error {
-	return r.sessions.Activity(ctx, id)
+// Activity records the session's last action and, when a technician acted,
+// theirs: a technician chatting or controlling a screen is not idle (SESS-16).
+func (r relaySessions) Activity(ctx context.Context, id int64, who relay.Viewer) error {
+	if err := r.sessions.Activity(ctx, id); err != nil {
+		return err
+	}
+	if who.Kind == relay.SenderTechnician && r.technicianActed != nil {
+		r.technicianActed(ctx, who.ID)
+	}
+	return nil
 }
 
 func (r relaySessions) AddTransmitted(ctx context.Context, id, n int64) error {

@@ -185,7 +185,7 @@ func (c *conn) touch() {
 		return
 	}
 	c.lastActivity = now
-	if err := c.srv.sessions.Activity(c.ctx, c.sessionID); err != nil && c.ctx.Err() == nil {
+	if err := c.srv.sessions.Activity(c.ctx, c.sessionID, c.viewer); err != nil && c.ctx.Err() == nil {
 		c.srv.logger.Error("session activity", "session", c.sessionID, "error", err)
 	}
 }

@@ -75,6 +75,9 @@ func (c *conn) relayBinary(f *binFrame) {
 	if fs != nil {
 		c.fileProgress(fs, frame[9:])
 	}
+	// Sharing a screen or sending a file is acting in the session: a
+	// session watched for an hour without a word does not time out idle.
+	c.touch()
 }
 
 // fileChunk checks a file chunk's header and returns its stream.

@@ -207,7 +207,7 @@ func (f *fakeSessions) CustomerDisconnected(_ context.Context, id int64) error {
 	return nil
 }
 
-func (f *fakeSessions) Activity(_ context.Context, id int64) error {
+func (f *fakeSessions) Activity(_ context.Context, id int64, _ Viewer) error {
 	f.count(f.activity, id)
 	return nil
 }

@@ -43,9 +43,12 @@ type Sessions interface {
 	// CustomerDisconnected is called when the customer's socket drops (not when
 	// a newer socket replaced it, nor when the session ended): Active -> Reconnecting.
 	CustomerDisconnected(ctx context.Context, sessionID int64) error
-	// Activity records the last action (idle timeout, RPT-3); called at most
-	// once per Limits.ActivityInterval per connection.
-	Activity(ctx context.Context, sessionID int64) error
+	// Activity records an action in the session by who: the session's last
+	// action (the idle timeout of SESS-8, RPT-3) and, for a technician, their
+	// own (the idle time of SESS-16: the console is where a technician acts).
+	// A frame of any kind is an action, screen and file data included.
+	// Called at most once per Limits.ActivityInterval per connection.
+	Activity(ctx context.Context, sessionID int64, who Viewer) error
 	// AddTransmitted adds relayed binary bytes to the session's total; called
 	// in batches (Limits.TransmittedFlush) and when a socket closes.
 	AddTransmitted(ctx context.Context, sessionID int64, bytes int64) error
