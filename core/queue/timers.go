@@ -15,15 +15,6 @@ import (
 	"github.com/tetherhq/tether/core/store"
 )
 
-// Timer kinds the hub schedules; a session has at most one timer per kind.
-const (
-	TimerCodeExpiry   = "code_expiry"   // a private session's PIN stops being valid
-	TimerConnecting   = "connecting"    // a Connecting session expires
-	TimerWaiting      = "waiting"       // a Waiting session expires (unless 0 = never)
-	TimerIdle         = "idle"          // an Active session with no action expires
-	TimerAutoTransfer = "auto_transfer" // a Waiting channel session moves (Q-1)
-)
-
 // DefaultPollInterval is how often Run looks for due timers unless woken.
 const DefaultPollInterval = 500 * time.Millisecond
 
@@ -40,7 +31,7 @@ type Timer struct {
 
 	ID        int64      `bun:"id,pk,autoincrement"`
 	SessionID int64      `bun:"session_id,notnull"`
-	Kind      string     `bun:"kind,notnull"`
+	Kind      string     `bun:"kind,notnull"` // the caller's: the sessions service names its own
 	DueAt     time.Time  `bun:"due_at,notnull"`
 	FiredAt   *time.Time `bun:"fired_at"`
 	Attempts  int        `bun:"attempts,notnull"`

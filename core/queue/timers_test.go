@@ -14,6 +14,14 @@ import (
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
+// Timer kinds for these tests; the sessions service names its own.
+const (
+	TimerConnecting   = "connecting"
+	TimerWaiting      = "waiting"
+	TimerIdle         = "idle"
+	TimerAutoTransfer = "auto_transfer"
+)
+
 // firings records what a FireFunc was called with.
 type firings struct {
 	mu    sync.Mutex
