@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/auth"
 	"github.com/tetherhq/tether/core/hub"
 	"github.com/tetherhq/tether/core/ops"
 	"github.com/tetherhq/tether/core/store"
@@ -41,6 +42,8 @@ type serveOptions struct {
 	// PluginRetryBase is the first wait before a failed plugin delivery is
 	// retried; later waits double up to an hour.
 	PluginRetryBase time.Duration
+	// TrustedProxies are the reverse proxies whose forwarding headers count.
+	TrustedProxies []string
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -67,6 +70,11 @@ E-mail (technicians told of waiting customers, Q-3) goes through the SMTP server
   TETHER_SMTP_URL         smtp://user:password@host:port?from=tether@example.com&tls=starttls
                           (tls: none, starttls or tls); environment only, it holds a password
 
+Behind a reverse proxy (which terminates TLS: the hub serves plain HTTP), name it in
+--trusted-proxies: the hub then takes each client's address from X-Forwarded-For, for
+the PIN and sign-in throttles and the technicians' IP rules, and marks cookies Secure
+when X-Forwarded-Proto is https. Without it every client looks like the proxy.
+
 Operations endpoints: GET /healthz (process alive), GET /readyz (database reachable and
 migrated), GET /metrics (Prometheus, tether_* metrics).`,
 		Example: `  tether serve
@@ -85,6 +93,9 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 			if o.PluginRetryBase <= 0 {
 				return fmt.Errorf("--plugin-retry-base must be positive, got %s", o.PluginRetryBase)
 			}
+			if _, err := auth.ParseProxies(o.TrustedProxies); err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			ctx, stop := a.stopOnSignal(cmd.Context())
 			defer stop()
 			return a.serve(ctx, o)
@@ -96,6 +107,7 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM/SIGINT")
 	f.DurationVar(&o.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of API bearer tokens")
 	f.DurationVar(&o.PluginRetryBase, "plugin-retry-base", time.Second, "first wait before retrying a failed plugin delivery (doubles up to 1h, for up to 3 days)")
+	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto the hub believes")
 	bindEnv(f)
 	return cmd
 }
@@ -154,22 +166,30 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("find the hub's own executable (it runs the bundled plugins): %w", err)
 	}
+	proxies, err := auth.ParseProxies(o.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if !proxies.Empty() {
+		log.Info("client addresses come from X-Forwarded-For behind trusted proxies", "trusted_proxies", proxies.String())
+	}
 	metrics := ops.NewMetrics(buildVersion())
 	metrics.Prefixed().MustRegister(collectors.NewDBStatsCollector(db.DB, string(store.DialectOf(db))))
 	h, err := hub.New(ctx, hub.Config{
-		DB:            db,
-		Log:           log.Named("hub"),
-		Registry:      metrics.Registry,
-		AdminEmail:    o.AdminEmail,
-		AdminPassword: o.AdminPassword,
-		TokenTTL:      o.TokenTTL,
-		SMTPURL:       o.SMTPURL,
-		Now:           time.Now,
-		DataDir:       o.DB.DataDir,
-		Self:          self,
-		Bundled:       bundledManifests(),
-		Version:       buildVersion(),
-		Plugins:       hub.PluginTuning{BackoffBase: o.PluginRetryBase},
+		DB:             db,
+		Log:            log.Named("hub"),
+		Registry:       metrics.Registry,
+		AdminEmail:     o.AdminEmail,
+		AdminPassword:  o.AdminPassword,
+		TokenTTL:       o.TokenTTL,
+		SMTPURL:        o.SMTPURL,
+		Now:            time.Now,
+		DataDir:        o.DB.DataDir,
+		Self:           self,
+		Bundled:        bundledManifests(),
+		Version:        buildVersion(),
+		Plugins:        hub.PluginTuning{BackoffBase: o.PluginRetryBase},
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return fmt.Errorf("start hub: %w", err)

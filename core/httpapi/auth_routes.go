@@ -71,7 +71,7 @@ func (a *API) issueToken(kind string) http.HandlerFunc {
 			PasswordExpiryDue: res.ExpiryNotice, Member: member}
 		if kind == "web" {
 			http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.Plaintext, Path: "/",
-				Expires: res.Token.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+				Expires: res.Token.ExpiresAt, HttpOnly: true, Secure: auth.Secure(r), SameSite: http.SameSiteLaxMode})
 			ans.Token = "" // the cookie carries it; scripts never see it
 		}
 		writeJSON(w, http.StatusCreated, ans)
@@ -94,7 +94,7 @@ func (a *API) revokeCurrent(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	if p.Token.Kind == "web" {
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+			HttpOnly: true, Secure: auth.Secure(r), SameSite: http.SameSiteLaxMode})
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -108,7 +108,7 @@ func (a *API) compatLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: CompatCookie, Value: res.Plaintext, Path: "/API/",
-		Expires: res.Token.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Expires: res.Token.ExpiresAt, HttpOnly: true, Secure: auth.Secure(r), SameSite: http.SameSiteLaxMode})
 	compatText(w, "OK")
 }
 

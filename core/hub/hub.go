@@ -56,6 +56,9 @@ type Config struct {
 	Version string
 	// Plugins tunes the plugin host (tests shorten its intervals).
 	Plugins PluginTuning
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto the hub believes (--trusted-proxies); none by default.
+	TrustedProxies auth.Proxies
 }
 
 // PluginTuning shortens the plugin host's intervals; zero values keep the
@@ -185,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	apiHandler := h.API.Handler(cfg.Registry)
-	h.handler = web.New(web.Config{API: h.withPlugins(apiHandler), Auth: h.Auth, Org: h.Org, Settings: h.Settings, Sessions: h.Sessions, Log: cfg.Log.Named("web")})
+	h.handler = cfg.TrustedProxies.Middleware(web.New(web.Config{API: h.withPlugins(apiHandler), Auth: h.Auth, Org: h.Org, Settings: h.Settings, Sessions: h.Sessions, Log: cfg.Log.Named("web")}))
 	return h, nil
 }
 

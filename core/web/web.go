@@ -214,7 +214,7 @@ func csrfToken(rw http.ResponseWriter, r *http.Request) string {
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(rw, &http.Cookie{Name: CSRFCookie, Value: tok, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		Secure: auth.Secure(r), SameSite: http.SameSiteStrictMode})
 	// Later reads in this request see it too.
 	r.AddCookie(&http.Cookie{Name: CSRFCookie, Value: tok})
 	return tok
@@ -235,7 +235,7 @@ func checkCSRF(r *http.Request) bool {
 }
 
 func setCookie(rw http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: auth.Secure(r),
 		SameSite: http.SameSiteLaxMode, Expires: expires}
 	if value == "" {
 		c.MaxAge = -1
