@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -9,8 +10,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestBehindATrustedProxy runs the hub behind a real reverse proxy
@@ -22,6 +26,7 @@ import (
 //   - an X-Forwarded-For the guesser writes himself changes nothing;
 //   - the same header sent straight to the hub from an untrusted address is
 //     ignored;
+//   - the customer's relay websocket works through the proxy;
 //   - a web sign-in through the proxy gets a Secure cookie.
 func TestBehindATrustedProxy(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
@@ -34,6 +39,7 @@ func TestBehindATrustedProxy(t *testing.T) {
 			}
 			proxy := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 				r.SetURL(target)
+				r.Out.Host = r.In.Host                                           // as the nginx example does: the relay checks the page's origin against it
 				r.Out.Header["X-Forwarded-For"] = r.In.Header["X-Forwarded-For"] // append to what came in, as nginx does
 				r.SetXForwarded()
 			}})
@@ -118,9 +124,26 @@ func TestBehindATrustedProxy(t *testing.T) {
 			if resp, out := post(alice, proxy.URL, "/api/v1/customer/join", map[string]any{"pin": wrong}); resp.StatusCode == http.StatusTooManyRequests || code(out) == "" {
 				t.Fatalf("a mistyped PIN from another customer: %d %v", resp.StatusCode, out)
 			}
-			if resp, out := post(alice, proxy.URL, "/api/v1/customer/join", map[string]any{"pin": live}); resp.StatusCode != http.StatusCreated {
-				t.Fatalf("another customer behind the proxy could not join: %d %v", resp.StatusCode, out)
+			resp, joined := post(alice, proxy.URL, "/api/v1/customer/join", map[string]any{"pin": live})
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("another customer behind the proxy could not join: %d %v", resp.StatusCode, joined)
 			}
+			// Her relay websocket goes through the proxy too, from a page of
+			// the proxy's origin.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ws, wsResp, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(proxy.URL, "https")+"/api/v1/relay/customer?resume_after=0",
+				&websocket.DialOptions{HTTPClient: alice, HTTPHeader: http.Header{
+					"Authorization": {"Bearer " + joined["secret"].(string)}, "Origin": {proxy.URL}}})
+			if err != nil {
+				code := 0
+				if wsResp != nil {
+					code = wsResp.StatusCode
+				}
+				t.Fatalf("relay websocket through the proxy: %v (HTTP %d)", err, code)
+			}
+			defer ws.CloseNow()
+			(&socket{t: t, conn: ws}).await("the hello frame", func(f map[string]any) bool { return f["type"] == "hello" }, nil)
 
 			// A web sign-in over the proxy's HTTPS gets a Secure cookie;
 			// straight over plain HTTP it does not.
