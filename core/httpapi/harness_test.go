@@ -38,12 +38,23 @@ var smtpURL = map[*testing.T]string{}
 
 func newEnvClock(t *testing.T, db *bun.DB, now func() time.Time) *env {
 	t.Helper()
+	return newEnvWith(t, db, func(c *hub.Config) { c.Now = now })
+}
+
+// newEnvWith is a hub on db whose configuration opt may change.
+func newEnvWith(t *testing.T, db *bun.DB, opt func(*hub.Config)) *env {
+	t.Helper()
 	fast := auth.Hasher{Params: auth.FastParams()}
-	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Now: now, SMTPURL: smtpURL[t],
-		Registry: prometheus.NewRegistry(), AdminEmail: masterEmail, AdminPassword: masterPW, Hasher: &fast})
+	cfg := hub.Config{DB: db, Log: hclog.NewNullLogger(), SMTPURL: smtpURL[t],
+		Registry: prometheus.NewRegistry(), AdminEmail: masterEmail, AdminPassword: masterPW, Hasher: &fast}
+	if opt != nil {
+		opt(&cfg)
+	}
+	h, err := hub.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { h.Shutdown(context.Background()) })
 	srv := httptest.NewServer(h.Handler())
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, hub: h, srv: srv}

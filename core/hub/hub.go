@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/auth"
+	"github.com/tetherhq/tether/core/cluster"
 	"github.com/tetherhq/tether/core/httpapi"
 	"github.com/tetherhq/tether/core/org"
 	"github.com/tetherhq/tether/core/pluginhost"
@@ -59,6 +60,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the hub believes (--trusted-proxies); none by default.
 	TrustedProxies auth.Proxies
+	// Cluster joins the other hub nodes on the same database over NATS
+	// (--nats-url); nil or an empty URL runs this node alone.
+	Cluster *cluster.Config
 }
 
 // PluginTuning shortens the plugin host's intervals; zero values keep the
@@ -84,6 +88,7 @@ type Hub struct {
 	API      *httpapi.API
 	handler  http.Handler
 	routing  routingRules
+	cluster  *cluster.Node // nil when this node runs alone
 	log      hclog.Logger
 	ctx      context.Context
 
@@ -184,6 +189,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.API.RelayCustomer, h.API.RelayTechnician = h.Relay.CustomerHandler(), h.Relay.TechnicianHandler()
 	h.API.Notes = func(ctx context.Context, id int64) ([]string, error) { return notesOf(ctx, rlog, id) }
+	if err := h.joinCluster(cfg); err != nil {
+		return nil, err
+	}
 	if err := h.startPlugins(ctx, cfg, rlog); err != nil {
 		return nil, err
 	}
@@ -241,6 +249,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.Plugins != nil {
 		h.Plugins.Shutdown()
 	}
+	if h.cluster != nil {
+		if cerr := h.cluster.Close(); cerr != nil {
+			h.log.Warn("leave the other hub nodes", "error", cerr)
+		}
+	}
 	return err
 }
 
@@ -251,9 +264,7 @@ func (h *Hub) SessionChanged(id int64, st session.State) {
 		h.Plugins.EventsCommitted()
 	}
 	h.pushToRelay(id, st)
-	if h.API != nil {
-		h.API.Feed.Changed()
-	}
+	h.queueChanged()
 	if st == session.Waiting {
 		go func() {
 			if err := h.Sessions.Dispatch(h.ctx, id); err != nil {

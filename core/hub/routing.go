@@ -202,11 +202,7 @@ func (h *Hub) wireRouting(cfg Config, pres presence) {
 	h.routing = routingRules{rules: h.Rules, org: h.Org, settings: h.Settings, presence: pres,
 		sessions: func() *sessions.Service { return h.Sessions }, router: &routing.Router{OnFailure: h.Rules.Failures.Record}, now: cfg.Now}
 	h.Sessions.Routing = h.routing
-	h.Sessions.RouteChanged = func(int64) {
-		if h.API != nil {
-			h.API.Feed.Changed()
-		}
-	}
+	h.Sessions.RouteChanged = func(int64) { h.queueChanged() }
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(newRuleFailures(h.Rules.Failures))
 	}

@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 )
@@ -10,14 +11,53 @@ import (
 // Hub knows the sockets connected to each session on this node and wakes
 // them. It holds no messages: a woken socket reads what it has not sent yet
 // from the log, so a wake-up may be lost, repeated or merged without harm.
-// Several hub nodes only need to forward Notify/PushState/End to each other
-// (NATS, a subject per session); binary frames are relayed between sockets of
-// the same node.
+// Several hub nodes forward their wake-ups to each other (Forward, and
+// Server.Apply on the receiving node; core/cluster carries them over NATS);
+// binary frames are relayed between sockets of the same node only.
 type Hub struct {
 	mu       sync.Mutex
 	sessions map[int64]map[*conn]struct{}
 	onEnd    []func(sessionID int64)
 	onNotify []func(sessionID int64)
+	forward  atomic.Pointer[func(Wake)]
+}
+
+// WakeKind is what a Wake does on the nodes that receive it.
+type WakeKind string
+
+const (
+	WakeNotify WakeKind = "notify" // read new messages from the log (Notify)
+	WakeState  WakeKind = "state"  // the session's state changed (PushState)
+	WakeEnd    WakeKind = "end"    // the session ended (End)
+)
+
+// Wake is one wake-up of this node's Hub, as the other hub nodes apply it
+// to their own sockets (Server.Apply).
+type Wake struct {
+	Kind      WakeKind `json:"kind"`
+	SessionID int64    `json:"session_id"`
+	State     string   `json:"state,omitempty"`
+	// TextRef and Text carry the text of a chat message that is not kept
+	// in the log (P2U-3): it lives only in the memory of the node that
+	// stored the message, so the others' sockets need it from the wake.
+	TextRef string `json:"text_ref,omitempty"`
+	Text    string `json:"text,omitempty"`
+}
+
+// Forward hands every later wake-up of this Hub to f as well (nil stops):
+// what the relay stored and what core/sessions reported. f must not block.
+func (h *Hub) Forward(f func(Wake)) {
+	if f == nil {
+		h.forward.Store(nil)
+		return
+	}
+	h.forward.Store(&f)
+}
+
+func (h *Hub) send(w Wake) {
+	if f := h.forward.Load(); f != nil {
+		(*f)(w)
+	}
 }
 
 // NewHub returns an empty hub.
@@ -28,6 +68,11 @@ func NewHub() *Hub { return &Hub{sessions: map[int64]map[*conn]struct{}{}} }
 // system messages; a multi-node bridge calls it for appends made on other
 // nodes. It never blocks.
 func (h *Hub) Notify(sessionID int64) {
+	h.notify(sessionID)
+	h.send(Wake{Kind: WakeNotify, SessionID: sessionID})
+}
+
+func (h *Hub) notify(sessionID int64) {
 	h.mu.Lock()
 	hooks := h.onNotify
 	h.mu.Unlock()
@@ -43,6 +88,14 @@ func (h *Hub) Notify(sessionID int64) {
 // handing them m so that a socket whose last sent seq is m.Seq-1 sends it
 // without reading the log; any other socket reads the log as after Notify.
 func (h *Hub) publish(m Message) {
+	if f := h.forward.Load(); f != nil {
+		w := Wake{Kind: WakeNotify, SessionID: m.SessionID}
+		var meta payloadMeta
+		if m.Kind == KindChat && json.Unmarshal(m.Payload, &meta) == nil && meta.TextRef != "" {
+			w.TextRef, w.Text = meta.TextRef, m.Body
+		}
+		(*f)(w)
+	}
 	conns := h.conns(m.SessionID)
 	if len(conns) == 0 {
 		return
@@ -73,6 +126,11 @@ func (p *published) encoded() ([]byte, error) {
 // before their next action. It never blocks; a socket too slow to take the
 // frame is dropped and will resume.
 func (h *Hub) PushState(sessionID int64, state string) {
+	h.pushState(sessionID, state)
+	h.send(Wake{Kind: WakeState, SessionID: sessionID, State: state})
+}
+
+func (h *Hub) pushState(sessionID int64, state string) {
 	for _, c := range h.conns(sessionID) {
 		c.pushState(state)
 	}
@@ -83,6 +141,11 @@ func (h *Hub) PushState(sessionID int64, state string) {
 // the final state and system messages are committed: sockets send what is
 // left in the log before closing.
 func (h *Hub) End(sessionID int64) {
+	h.end(sessionID)
+	h.send(Wake{Kind: WakeEnd, SessionID: sessionID})
+}
+
+func (h *Hub) end(sessionID int64) {
 	for _, c := range h.conns(sessionID) {
 		c.endSession()
 	}
@@ -104,6 +167,21 @@ func (h *Hub) Presence(sessionID int64) (customer bool, technicians []int64) {
 		}
 	}
 	return customer, technicians
+}
+
+// WakeAll wakes every socket on this node to read the log: after a gap in
+// the wake-ups from other nodes (their bridge reconnected), nothing they
+// stored meanwhile stays unsent. It never blocks.
+func (h *Hub) WakeAll() {
+	h.mu.Lock()
+	ids := make([]int64, 0, len(h.sessions))
+	for id := range h.sessions {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		h.notify(id)
+	}
 }
 
 func (h *Hub) conns(sessionID int64) []*conn {

@@ -103,6 +103,22 @@ func NewServer(cfg Config) (*Server, error) {
 // Hub is where core/sessions reports transitions (Notify, PushState, End).
 func (s *Server) Hub() *Hub { return s.hub }
 
+// Apply does on this node's sockets what another hub node's Hub forwarded
+// (Hub.Forward), without forwarding it again.
+func (s *Server) Apply(w Wake) {
+	if w.TextRef != "" {
+		s.log.transient.put(w.SessionID, w.TextRef, w.Text)
+	}
+	switch w.Kind {
+	case WakeNotify:
+		s.hub.notify(w.SessionID)
+	case WakeState:
+		s.hub.pushState(w.SessionID, w.State)
+	case WakeEnd:
+		s.hub.end(w.SessionID)
+	}
+}
+
 // Log is the message log.
 func (s *Server) Log() *Log { return s.log }
 

@@ -1,0 +1,228 @@
+// Package cluster joins hub nodes that share one database, over NATS: what
+// one node's relay stores or its sessions report wakes the relay sockets
+// and live queues connected to the other nodes. It carries wake-ups only;
+// the database stays the truth, so a wake-up lost on the way delays a
+// socket until the next one, and after any gap (a reconnect, or messages
+// NATS dropped for a slow node) the node wakes everything it holds.
+//
+// Subjects, under a prefix shared by the nodes of one installation
+// (Config.Subject, "tether" by default):
+//
+//	<prefix>.relay.<session id>   a relay.Wake, JSON
+//	<prefix>.queue                a technician's queue may have changed (empty)
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tetherhq/tether/core/relay"
+)
+
+// DefaultSubject is the subject prefix when Config.Subject is empty.
+const DefaultSubject = "tether"
+
+// Config says where the NATS server is and which subjects the nodes share.
+type Config struct {
+	// URL is the NATS server (nats://user:password@host:4222); several
+	// servers of one NATS cluster may be listed, separated by commas.
+	URL string
+	// Subject prefixes every subject; installations sharing one NATS
+	// server need different ones.
+	Subject string
+	// Name is this connection's name, as NATS monitoring shows it.
+	Name string
+	Log  hclog.Logger
+	// ConnectTimeout bounds the first connection; 0 means 5 seconds.
+	ConnectTimeout time.Duration
+}
+
+// Handlers is what a node does with what the others send.
+type Handlers struct {
+	// Wake applies another node's relay wake-up to this node's sockets.
+	Wake func(relay.Wake)
+	// QueueChanged pushes the live queues of this node's technicians.
+	QueueChanged func()
+	// Resync wakes every socket and live queue of this node after a gap
+	// in what the others sent.
+	Resync func()
+}
+
+// Node is this hub node's connection to the others.
+type Node struct {
+	nc      *nats.Conn
+	subject string
+	log     hclog.Logger
+	h       Handlers
+
+	sent, received, dropped atomic.Int64
+}
+
+var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// Join connects to NATS and subscribes to the other nodes' wake-ups. The
+// first connection must succeed within cfg.ConnectTimeout; after that the
+// node reconnects by itself for as long as it runs.
+func Join(cfg Config, h Handlers) (*Node, error) {
+	if cfg.Subject == "" {
+		cfg.Subject = DefaultSubject
+	}
+	if !subjectPattern.MatchString(cfg.Subject) {
+		return nil, fmt.Errorf("NATS subject %q: must be dot-separated tokens of letters, digits, '-' and '_'", cfg.Subject)
+	}
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	n := &Node{subject: cfg.Subject, log: cfg.Log, h: h}
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.Name),
+		nats.NoEcho(), // a node applies its own wake-ups itself
+		nats.Timeout(cfg.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.PingInterval(10*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.log.Warn("disconnected from NATS; other hub nodes' wake-ups wait for the reconnect", "error", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			n.log.Info("reconnected to NATS; waking every socket to catch up", "server", nc.ConnectedUrlRedacted())
+			n.resync()
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				n.dropped.Add(1)
+				n.log.Warn("NATS dropped wake-ups for this node; waking every socket to catch up")
+				n.resync()
+				return
+			}
+			n.log.Warn("NATS", "error", err)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", Redact(cfg.URL), err)
+	}
+	n.nc = nc
+	if _, err := nc.Subscribe(n.subject+".relay.*", n.onWake); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribe to %s.relay.*: %w", n.subject, err)
+	}
+	if _, err := nc.Subscribe(n.subject+".queue", func(*nats.Msg) { n.received.Add(1); n.call(n.h.QueueChanged) }); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribe to %s.queue: %w", n.subject, err)
+	}
+	// The subscriptions are in place on the server before any wake-up of
+	// this node can matter to the others.
+	if err := nc.FlushTimeout(cfg.ConnectTimeout); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("connect to NATS at %s: %w", Redact(cfg.URL), err)
+	}
+	n.log.Info("joined the other hub nodes over NATS", "server", nc.ConnectedUrlRedacted(), "subject", n.subject)
+	return n, nil
+}
+
+func (n *Node) onWake(m *nats.Msg) {
+	n.received.Add(1)
+	var w relay.Wake
+	if err := json.Unmarshal(m.Data, &w); err != nil || w.SessionID <= 0 {
+		n.log.Warn("ignored a malformed wake-up", "subject", m.Subject)
+		return
+	}
+	if n.h.Wake != nil {
+		n.h.Wake(w)
+	}
+}
+
+func (n *Node) call(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+func (n *Node) resync() { n.call(n.h.Resync) }
+
+// Wake sends one of this node's relay wake-ups to the others. It never
+// blocks: while NATS is unreachable the client buffers, and what does not
+// fit is lost (the others catch up when they reconnect).
+func (n *Node) Wake(w relay.Wake) {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return
+	}
+	n.publish(n.subject+".relay."+strconv.FormatInt(w.SessionID, 10), data)
+}
+
+// QueueChanged tells the others that technicians' queues may have changed.
+func (n *Node) QueueChanged() { n.publish(n.subject+".queue", nil) }
+
+func (n *Node) publish(subject string, data []byte) {
+	if err := n.nc.Publish(subject, data); err != nil {
+		n.log.Debug("NATS publish", "subject", subject, "error", err)
+		return
+	}
+	n.sent.Add(1)
+}
+
+// Connected reports whether the node is connected to NATS now.
+func (n *Node) Connected() bool { return n.nc.IsConnected() }
+
+// Close sends what is buffered and leaves.
+func (n *Node) Close() error {
+	if err := n.nc.Drain(); err != nil {
+		n.nc.Close()
+		return err
+	}
+	return nil
+}
+
+// Collectors are the node's metrics: whether it is connected, and the
+// wake-ups sent, received and dropped by NATS.
+func (n *Node) Collectors() []prometheus.Collector {
+	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tether_cluster_connected",
+			Help: "1 while this hub node is connected to NATS (the other hub nodes), else 0."}, func() float64 {
+			if n.Connected() {
+				return 1
+			}
+			return 0
+		}),
+		counter("tether_cluster_messages_sent_total", "Wake-ups this hub node sent to the others over NATS.", &n.sent),
+		counter("tether_cluster_messages_received_total", "Wake-ups this hub node received from the others over NATS.", &n.received),
+		counter("tether_cluster_slow_consumer_total", "Times NATS dropped wake-ups for this hub node because it fell behind (each wakes every socket).", &n.dropped),
+	}
+}
+
+// Redact is raw with any credentials (user and password, or a token in
+// the user part) replaced, for logs and errors; each of several
+// comma-separated URLs is redacted.
+func Redact(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, part := range parts {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("xxxxx")
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}

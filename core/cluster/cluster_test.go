@@ -1,0 +1,171 @@
+package cluster_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/core/cluster"
+	"github.com/tetherhq/tether/core/cluster/clustertest"
+	"github.com/tetherhq/tether/core/relay"
+)
+
+// recorder is one node's handlers, recording what they were given.
+type recorder struct {
+	mu      sync.Mutex
+	wakes   []relay.Wake
+	queues  int
+	resyncs int
+	changed chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 100)} }
+
+func (r *recorder) handlers() cluster.Handlers {
+	bump := func(f func()) {
+		r.mu.Lock()
+		f()
+		r.mu.Unlock()
+		select {
+		case r.changed <- struct{}{}:
+		default:
+		}
+	}
+	return cluster.Handlers{
+		Wake:         func(w relay.Wake) { bump(func() { r.wakes = append(r.wakes, w) }) },
+		QueueChanged: func() { bump(func() { r.queues++ }) },
+		Resync:       func() { bump(func() { r.resyncs++ }) },
+	}
+}
+
+// await waits until ok holds for what r recorded.
+func (r *recorder) await(t *testing.T, what string, ok func(r *recorder) bool) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		done := ok(r)
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("waiting for %s: wakes %v, queue changes %d, resyncs %d", what, r.wakes, r.queues, r.resyncs)
+		}
+	}
+}
+
+func join(t *testing.T, url, subject string, r *recorder) *cluster.Node {
+	t.Helper()
+	n, err := cluster.Join(cluster.Config{URL: url, Subject: subject, Name: t.Name()}, r.handlers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// TestWakesReachTheOtherNodes: a node's wake-ups and queue changes reach
+// every other node of its subject, exactly as sent, and neither the node
+// itself nor a node of another installation.
+func TestWakesReachTheOtherNodes(t *testing.T) {
+	url, subject := clustertest.URL(t), clustertest.Subject(t)
+	ra, rb, rc, rx := newRecorder(), newRecorder(), newRecorder(), newRecorder()
+	a := join(t, url, subject, ra)
+	join(t, url, subject, rb)
+	join(t, url, subject, rc)
+	join(t, url, clustertest.Subject(t), rx)
+
+	sent := []relay.Wake{
+		{Kind: relay.WakeNotify, SessionID: 7},
+		{Kind: relay.WakeState, SessionID: 7, State: "on_hold"},
+		{Kind: relay.WakeNotify, SessionID: 8, TextRef: "r1", Text: "kept in memory only"},
+		{Kind: relay.WakeEnd, SessionID: 7},
+	}
+	for _, w := range sent {
+		a.Wake(w)
+	}
+	a.QueueChanged()
+	for _, r := range []*recorder{rb, rc} {
+		r.await(t, "every wake-up and the queue change", func(r *recorder) bool { return len(r.wakes) == len(sent) && r.queues == 1 })
+		r.mu.Lock()
+		for i, w := range sent {
+			if r.wakes[i] != w {
+				t.Errorf("wake-up %d: got %+v, want %+v", i, r.wakes[i], w)
+			}
+		}
+		r.mu.Unlock()
+	}
+	// A marker sent after everything else, so that what a and x would
+	// have received has arrived by the time it does.
+	join(t, url, subject, newRecorder()).Wake(relay.Wake{Kind: relay.WakeNotify, SessionID: 99})
+	ra.await(t, "the marker", func(r *recorder) bool { return len(r.wakes) > 0 })
+	ra.mu.Lock()
+	if len(ra.wakes) != 1 || ra.wakes[0].SessionID != 99 || ra.queues != 0 {
+		t.Errorf("the sender received its own: wakes %v, queue changes %d", ra.wakes, ra.queues)
+	}
+	ra.mu.Unlock()
+	rx.mu.Lock()
+	if len(rx.wakes) != 0 || rx.queues != 0 {
+		t.Errorf("another installation's node was woken: %v, %d", rx.wakes, rx.queues)
+	}
+	rx.mu.Unlock()
+}
+
+// TestReconnectWakesEverything: when NATS comes back after an outage, a
+// node resyncs (it may have missed wake-ups meanwhile) and wake-ups flow
+// again.
+func TestReconnectWakesEverything(t *testing.T) {
+	srv := clustertest.Start(t)
+	subject := clustertest.Subject(t)
+	ra, rb := newRecorder(), newRecorder()
+	a := join(t, srv.URL, subject, ra)
+	b := join(t, srv.URL, subject, rb)
+	srv.Stop()
+	for !(!a.Connected() && !b.Connected()) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Restart()
+	ra.await(t, "a resync after the reconnect", func(r *recorder) bool { return r.resyncs == 1 })
+	rb.await(t, "a resync after the reconnect", func(r *recorder) bool { return r.resyncs == 1 })
+	a.Wake(relay.Wake{Kind: relay.WakeNotify, SessionID: 3})
+	rb.await(t, "a wake-up after the reconnect", func(r *recorder) bool { return len(r.wakes) == 1 })
+}
+
+func TestJoinRefusesWhatCannotWork(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  cluster.Config
+		want string
+	}{
+		{cluster.Config{URL: "nats://127.0.0.1:4222", Subject: "two words"}, `NATS subject "two words": must be dot-separated tokens`},
+		{cluster.Config{URL: "nats://127.0.0.1:4222", Subject: "a..b"}, `NATS subject "a..b"`},
+		{cluster.Config{URL: "nats://hub:s3cret@127.0.0.1:1", ConnectTimeout: time.Second}, "connect to NATS at nats://xxxxx@127.0.0.1:1"},
+	} {
+		_, err := cluster.Join(tc.cfg, cluster.Handlers{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Join(%+v) = %v, want an error with %q", tc.cfg, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                       "nats://127.0.0.1:4222",
+		"nats://hub:s3cret@n1:4222":                   "nats://xxxxx@n1:4222",
+		"nats://t0ken@n1:4222":                        "nats://xxxxx@n1:4222",
+		"nats://a:b@n1:4222, nats://c:d@n2:4222":      "nats://xxxxx@n1:4222,nats://xxxxx@n2:4222",
+		"nats://n1:4222,nats://n2:4222,nats://n3:422": "nats://n1:4222,nats://n2:4222,nats://n3:422",
+	} {
+		if got := cluster.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

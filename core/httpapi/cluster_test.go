@@ -1,0 +1,103 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/cluster"
+	"github.com/tetherhq/tether/core/cluster/clustertest"
+	"github.com/tetherhq/tether/core/hub"
+	"github.com/tetherhq/tether/core/store/storetest"
+)
+
+// TestTwoNodesOverNATS: two hub nodes on one database, joined over a real
+// NATS server. The customer is on one node, the technician (relay socket
+// and live queue) on the other, as a load balancer may place them: the
+// technician's queue shows the customer's new session, chat goes both
+// ways, a hold reaches the customer as a state push, and closing the
+// session ends the customer's socket.
+func TestTwoNodesOverNATS(t *testing.T) {
+	url := clustertest.URL(t)
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		subject := clustertest.Subject(t)
+		node := func(name string) *env {
+			return newEnvWith(t, db, func(c *hub.Config) {
+				c.Cluster = &cluster.Config{URL: url, Subject: subject, Name: name}
+			})
+		}
+		a, b := node("a"), node("b")
+		m := a.master()
+		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+		_, tech := a.technician(m, g, "nia@example.com")
+		ch := a.firstChannel(m)
+		a.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
+
+		live := b.dial("/api/v1/queue/live", tech)
+		live.until("the empty queue", func(f map[string]any) bool { return f["type"] == "queue" && len(f["sessions"].([]any)) == 0 })
+		var opened struct {
+			Secret  string `json:"secret"`
+			Session struct {
+				ID int64 `json:"id"`
+			} `json:"session"`
+		}
+		a.do("POST", "/api/v1/customer/channels/"+ch+"/sessions", "", map[string]any{}).json(t, &opened)
+		id := itoa(opened.Session.ID)
+		live.until("the session opened on the other node", func(f map[string]any) bool {
+			s, _ := f["sessions"].([]any)
+			return f["type"] == "queue" && len(s) == 1 && s[0].(map[string]any)["id"] == float64(opened.Session.ID)
+		})
+
+		cust := a.dial("/api/v1/relay/customer?resume_after=0", opened.Secret)
+		cust.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
+		if r := b.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
+			t.Fatalf("pickup: %d %s", r.Status, r.Body)
+		}
+		// The pick-up was made on b; the customer's socket on a hears of
+		// it (the system message, then the state push).
+		var connected, active bool
+		cust.until("the pick-up", func(f map[string]any) bool {
+			connected = connected || message("system", "Connected to")(f)
+			active = active || f["type"] == "state" && f["state"] == "active"
+			return connected && active
+		})
+		tc := b.dial("/api/v1/relay/sessions/"+id+"?resume_after=0", tech)
+		tc.until("the connected system message", message("system", "Connected to"))
+
+		for i, text := range []string{"My screen is blank", "Still blank"} {
+			cust.send(map[string]any{"type": "chat", "text": text, "client_msg_id": itoa(int64(i))})
+			tc.until("the customer's chat from the other node", message("chat", text))
+		}
+		tc.send(map[string]any{"type": "chat", "text": "Press any key", "client_msg_id": "t-1"})
+		cust.until("the technician's chat from the other node", message("chat", "Press any key"))
+
+		if r := b.do("POST", "/api/v1/sessions/"+id+"/hold", tech, nil); r.Status != 200 {
+			t.Fatalf("hold: %d %s", r.Status, r.Body)
+		}
+		cust.until("the hold from the other node", func(f map[string]any) bool { return f["type"] == "state" && f["state"] == "on_hold" })
+		if r := b.do("POST", "/api/v1/sessions/"+id+"/close", tech, nil); r.Status != 200 {
+			t.Fatalf("close: %d %s", r.Status, r.Body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for {
+			var f map[string]any
+			err := wsjson.Read(ctx, cust.conn, &f)
+			if err == nil {
+				continue
+			}
+			if st := websocket.CloseStatus(err); st != 4002 {
+				t.Fatalf("the customer's socket on the other node: %v (close status %d), want closed with 4002", err, st)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("the customer's socket was not closed")
+			}
+			break
+		}
+	})
+}
