@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/auth"
+	"github.com/tetherhq/tether/core/cluster"
 	"github.com/tetherhq/tether/core/hub"
 	"github.com/tetherhq/tether/core/ops"
 	"github.com/tetherhq/tether/core/store"
@@ -44,6 +45,9 @@ type serveOptions struct {
 	PluginRetryBase time.Duration
 	// TrustedProxies are the reverse proxies whose forwarding headers count.
 	TrustedProxies []string
+	// NATSURL and NATSSubject join the other hub nodes on the same database.
+	NATSURL     string
+	NATSSubject string
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -74,6 +78,11 @@ Behind a reverse proxy (which terminates TLS: the hub serves plain HTTP), name i
 --trusted-proxies: the hub then takes each client's address from X-Forwarded-For, for
 the PIN and sign-in throttles and the technicians' IP rules, and marks cookies Secure
 when X-Forwarded-Proto is https. Without it every client looks like the proxy.
+
+Several hub nodes may serve one PostgreSQL database behind a load balancer: give each
+the same --nats-url (TETHER_NATS_URL; it may hold a password, so prefer the environment)
+and they wake each other's relay sockets and live queues. Screen and file frames pass
+only between sockets on one node.
 
 Operations endpoints: GET /healthz (process alive), GET /readyz (database reachable and
 migrated), GET /metrics (Prometheus, tether_* metrics).`,
@@ -107,9 +116,20 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may run after SIGTERM/SIGINT")
 	f.DurationVar(&o.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of API bearer tokens")
 	f.DurationVar(&o.PluginRetryBase, "plugin-retry-base", time.Second, "first wait before retrying a failed plugin delivery (doubles up to 1h, for up to 3 days)")
+	f.StringVar(&o.NATSURL, "nats-url", "", "NATS server joining several hub nodes on one PostgreSQL database (nats://host:4222); empty runs this node alone")
+	f.StringVar(&o.NATSSubject, "nats-subject", cluster.DefaultSubject, "prefix of the NATS subjects the hub nodes share; installations sharing a NATS server need different ones")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto the hub believes")
 	bindEnv(f)
 	return cmd
+}
+
+// clusterConfig is how this node joins the others, or nil to run alone.
+func clusterConfig(o serveOptions) *cluster.Config {
+	if o.NATSURL == "" {
+		return nil
+	}
+	host, _ := os.Hostname()
+	return &cluster.Config{URL: o.NATSURL, Subject: o.NATSSubject, Name: fmt.Sprintf("tether hub %s/%d", host, os.Getpid())}
 }
 
 // addDatabaseFlags defines --data-dir and --database-url on cmd's own flags.
@@ -190,6 +210,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		Version:        buildVersion(),
 		Plugins:        hub.PluginTuning{BackoffBase: o.PluginRetryBase},
 		TrustedProxies: proxies,
+		Cluster:        clusterConfig(o),
 	})
 	if err != nil {
 		return fmt.Errorf("start hub: %w", err)
