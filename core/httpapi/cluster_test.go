@@ -20,8 +20,9 @@ import (
 // NATS server. The customer is on one node, the technician (relay socket
 // and live queue) on the other, as a load balancer may place them: the
 // technician's queue shows the customer's new session, chat goes both
-// ways, a hold reaches the customer as a state push, and closing the
-// session ends the customer's socket.
+// ways (text kept out of the database included), a hold reaches the
+// customer as a state push, and closing the session ends the customer's
+// socket.
 func TestTwoNodesOverNATS(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
@@ -37,6 +38,13 @@ func TestTwoNodesOverNATS(t *testing.T) {
 		_, tech := a.technician(m, g, "nia@example.com")
 		ch := a.firstChannel(m)
 		a.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
+
+		// The group keeps chat text out of the database (P2U-3): it lives
+		// in the memory of the node that stored it, and the other node's
+		// sockets get it with the wake-up.
+		if r := a.do("PUT", "/api/v1/units/"+g+"/settings/chat_storage", m, map[string]any{"value": map[string]any{"keep_chat_text": false}}); r.Status != 200 {
+			t.Fatalf("chat_storage: %d %s", r.Status, r.Body)
+		}
 
 		live := b.dial("/api/v1/queue/live", tech)
 		live.until("the empty queue", func(f map[string]any) bool { return f["type"] == "queue" && len(f["sessions"].([]any)) == 0 })
@@ -71,7 +79,10 @@ func TestTwoNodesOverNATS(t *testing.T) {
 
 		for i, text := range []string{"My screen is blank", "Still blank"} {
 			cust.send(map[string]any{"type": "chat", "text": text, "client_msg_id": itoa(int64(i))})
-			tc.until("the customer's chat from the other node", message("chat", text))
+			f := tc.until("the customer's chat from the other node", message("chat", text))
+			if p, _ := f["payload"].(map[string]any); p["text_kept"] != false {
+				t.Fatalf("the text was kept: %v", f)
+			}
 		}
 		tc.send(map[string]any{"type": "chat", "text": "Press any key", "client_msg_id": "t-1"})
 		cust.until("the technician's chat from the other node", message("chat", "Press any key"))
