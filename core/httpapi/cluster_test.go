@@ -112,3 +112,87 @@ func TestTwoNodesOverNATS(t *testing.T) {
 		}
 	})
 }
+
+// TestCustomerMovingToAnotherNode: the customer's network drops and the
+// reconnect lands on the other node while the old socket is still open
+// there (it would time out only later). The old socket is closed as
+// replaced and the session stays Active. And when the other node records a
+// drop late anyway, the node the customer is connected to puts the
+// session back to Active.
+func TestCustomerMovingToAnotherNode(t *testing.T) {
+	url := clustertest.URL(t)
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		subject := clustertest.Subject(t)
+		node := func(name string) *env {
+			return newEnvWith(t, db, func(c *hub.Config) {
+				c.Cluster = &cluster.Config{URL: url, Subject: subject, Name: name}
+			})
+		}
+		a, b := node("a"), node("b")
+		m := a.master()
+		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+		_, tech := a.technician(m, g, "ola@example.com")
+		var created struct {
+			PIN     string `json:"pin"`
+			Session struct {
+				ID int64 `json:"id"`
+			} `json:"session"`
+		}
+		a.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
+		var joined struct {
+			Secret string `json:"secret"`
+		}
+		a.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(t, &joined)
+		id := itoa(created.Session.ID)
+		if r := a.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
+			t.Fatalf("pickup: %d %s", r.Status, r.Body)
+		}
+		state := func() string {
+			var s struct {
+				State string `json:"state"`
+			}
+			a.do("GET", "/api/v1/sessions/"+id, tech, nil).json(t, &s)
+			return s.State
+		}
+		awaitState := func(want string) {
+			t.Helper()
+			for deadline := time.Now().Add(5 * time.Second); state() != want; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("session is %s, want %s", state(), want)
+				}
+			}
+		}
+
+		old := a.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		old.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
+		moved := b.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		moved.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for {
+			var f map[string]any
+			err := wsjson.Read(ctx, old.conn, &f)
+			if err == nil {
+				continue
+			}
+			if st := websocket.CloseStatus(err); st != 4001 {
+				t.Fatalf("the old socket on the first node: %v (close status %d), want closed as replaced (4001)", err, st)
+			}
+			break
+		}
+		// Its close is not a drop: the customer is connected on b.
+		time.Sleep(200 * time.Millisecond)
+		if got := state(); got != "active" {
+			t.Fatalf("after the customer moved nodes the session is %s, want active", got)
+		}
+
+		// A drop recorded late by a (say, a socket whose ping timed out
+		// just after the customer came back through b) is undone by b.
+		if err := a.hub.Sessions.CustomerDisconnected(context.Background(), created.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		awaitState("active")
+		moved.send(map[string]any{"type": "chat", "text": "back again", "client_msg_id": "c-1"})
+		moved.until("ack", func(f map[string]any) bool { return f["type"] == "ack" && f["client_msg_id"] == "c-1" })
+	})
+}

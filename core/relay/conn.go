@@ -71,6 +71,7 @@ type conn struct {
 	arrived      time.Time // when the frame being handled was read
 
 	transmitted atomic.Int64 // relayed bytes not yet added to the session
+	opened      time.Time    // wall clock, for WakeCustomer on other nodes
 }
 
 func (s *Server) newConn(sessionID int64, v Viewer, role Role) *conn {
@@ -82,6 +83,7 @@ func (s *Server) newConn(sessionID int64, v Viewer, role Role) *conn {
 		wake: make(chan struct{}, 1), ctrl: make(chan []byte, s.limits.SendQueue),
 		bin: make(chan *binFrame, s.limits.BinaryQueue), ready: make(chan struct{}),
 		limiter: newBucket(s.limits.RatePerSecond, s.limits.RateBurst), files: map[int64]*fileStream{},
+		opened: time.Now(),
 	}
 }
 
@@ -316,6 +318,9 @@ func (c *conn) run() {
 		if old := s.hub.join(c); old != nil {
 			old.close(CloseReplaced, "replaced by a newer connection")
 		}
+		// And on the other hub nodes, where the customer's previous socket
+		// may still be open.
+		s.hub.send(Wake{Kind: WakeCustomer, SessionID: c.sessionID, Opened: c.opened})
 		ctx, cancel := detach(c.ctx, 10*time.Second)
 		if err := s.sessions.CustomerConnected(ctx, c.sessionID); err != nil {
 			s.logger.Error("customer connected", "session", c.sessionID, "error", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -29,6 +30,10 @@ const (
 	WakeNotify WakeKind = "notify" // read new messages from the log (Notify)
 	WakeState  WakeKind = "state"  // the session's state changed (PushState)
 	WakeEnd    WakeKind = "end"    // the session ended (End)
+	// WakeCustomer: the customer's socket opened on the sending node, so
+	// one still open here is stale (a reconnect the load balancer sent
+	// elsewhere): it is closed as replaced and its drop changes nothing.
+	WakeCustomer WakeKind = "customer"
 )
 
 // Wake is one wake-up of this node's Hub, as the other hub nodes apply it
@@ -42,6 +47,9 @@ type Wake struct {
 	// stored the message, so the others' sockets need it from the wake.
 	TextRef string `json:"text_ref,omitempty"`
 	Text    string `json:"text,omitempty"`
+	// Opened is when the customer's socket of a WakeCustomer opened: only
+	// sockets opened before it are stale.
+	Opened time.Time `json:"opened,omitzero"`
 }
 
 // Forward hands every later wake-up of this Hub to f as well (nil stops):

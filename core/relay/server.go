@@ -114,8 +114,60 @@ func (s *Server) Apply(w Wake) {
 		s.hub.notify(w.SessionID)
 	case WakeState:
 		s.hub.pushState(w.SessionID, w.State)
+		if strings.EqualFold(w.State, reconnectingState) {
+			s.customerStillHere(w.SessionID)
+		}
 	case WakeEnd:
 		s.hub.end(w.SessionID)
+	case WakeCustomer:
+		s.customerMoved(w.SessionID, w.Opened)
+	}
+}
+
+// reconnectingState is the state core/sessions names Reconnecting by.
+const reconnectingState = "reconnecting"
+
+// customerMoved closes this node's customer socket of the session, which
+// a socket opened on another node at opened replaced; its drop is not a
+// disconnect. A socket opened here later than that stays.
+func (s *Server) customerMoved(sessionID int64, opened time.Time) {
+	lock := &s.customerLocks[sessionID%int64(len(s.customerLocks))]
+	lock.Lock()
+	var stale []*conn
+	for _, c := range s.hub.conns(sessionID) {
+		if c.isCustomer() && c.opened.Before(opened) {
+			c.replaced.Store(true)
+			s.hub.leave(c)
+			stale = append(stale, c)
+		}
+	}
+	lock.Unlock()
+	for _, c := range stale {
+		c.close(CloseReplaced, "replaced by a newer connection")
+	}
+}
+
+// customerStillHere answers another node that recorded the customer's drop
+// (an older socket of theirs that went after this node's newer one opened):
+// the customer is connected here, so the session is Active again.
+func (s *Server) customerStillHere(sessionID int64) {
+	for _, c := range s.hub.conns(sessionID) {
+		if !c.isCustomer() {
+			continue
+		}
+		go func() {
+			lock := &s.customerLocks[sessionID%int64(len(s.customerLocks))]
+			lock.Lock()
+			defer lock.Unlock()
+			if c.replaced.Load() || c.ended.Load() || c.ctx.Err() != nil {
+				return
+			}
+			ctx, cancel := detach(c.ctx, 10*time.Second)
+			defer cancel()
+			if err := s.sessions.CustomerConnected(ctx, sessionID); err != nil {
+				s.logger.Error("customer connected", "session", sessionID, "error", err)
+			}
+		}()
 	}
 }
 
