@@ -99,6 +99,12 @@ func Join(cfg Config, h Handlers) (*Node, error) {
 			n.log.Warn("disconnected from NATS; other hub nodes' wake-ups wait for the reconnect", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			// The server must have this node's subscriptions again before it
+			// catches up: a wake-up sent between the catch-up and the
+			// subscription would be lost.
+			if err := nc.FlushTimeout(cfg.ConnectTimeout); err != nil {
+				n.log.Warn("NATS flush after reconnect", "error", err)
+			}
 			n.log.Info("reconnected to NATS; waking every socket to catch up", "server", nc.ConnectedUrlRedacted())
 			n.resync()
 		}),

@@ -2,12 +2,9 @@ package httpapi_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/cluster"
@@ -15,6 +12,18 @@ import (
 	"github.com/tetherhq/tether/core/hub"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
+
+// twoNodes are two hubs on db joined over the NATS server at url.
+func twoNodes(t *testing.T, db *bun.DB, url string) (a, b *env) {
+	t.Helper()
+	subject := clustertest.Subject(t)
+	node := func(name string) *env {
+		return newEnvWith(t, db, func(c *hub.Config) {
+			c.Cluster = &cluster.Config{URL: url, Subject: subject, Name: name}
+		})
+	}
+	return node("a"), node("b")
+}
 
 // TestTwoNodesOverNATS: two hub nodes on one database, joined over a real
 // NATS server. The customer is on one node, the technician (relay socket
@@ -26,13 +35,7 @@ import (
 func TestTwoNodesOverNATS(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		subject := clustertest.Subject(t)
-		node := func(name string) *env {
-			return newEnvWith(t, db, func(c *hub.Config) {
-				c.Cluster = &cluster.Config{URL: url, Subject: subject, Name: name}
-			})
-		}
-		a, b := node("a"), node("b")
+		a, b := twoNodes(t, db, url)
 		m := a.master()
 		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		_, tech := a.technician(m, g, "nia@example.com")
@@ -94,22 +97,7 @@ func TestTwoNodesOverNATS(t *testing.T) {
 		if r := b.do("POST", "/api/v1/sessions/"+id+"/close", tech, nil); r.Status != 200 {
 			t.Fatalf("close: %d %s", r.Status, r.Body)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for {
-			var f map[string]any
-			err := wsjson.Read(ctx, cust.conn, &f)
-			if err == nil {
-				continue
-			}
-			if st := websocket.CloseStatus(err); st != 4002 {
-				t.Fatalf("the customer's socket on the other node: %v (close status %d), want closed with 4002", err, st)
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal("the customer's socket was not closed")
-			}
-			break
-		}
+		cust.closedWith("the customer's socket on the other node", 4002)
 	})
 }
 
@@ -122,31 +110,12 @@ func TestTwoNodesOverNATS(t *testing.T) {
 func TestCustomerMovingToAnotherNode(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		subject := clustertest.Subject(t)
-		node := func(name string) *env {
-			return newEnvWith(t, db, func(c *hub.Config) {
-				c.Cluster = &cluster.Config{URL: url, Subject: subject, Name: name}
-			})
-		}
-		a, b := node("a"), node("b")
+		a, b := twoNodes(t, db, url)
 		m := a.master()
 		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		_, tech := a.technician(m, g, "ola@example.com")
-		var created struct {
-			PIN     string `json:"pin"`
-			Session struct {
-				ID int64 `json:"id"`
-			} `json:"session"`
-		}
-		a.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
-		var joined struct {
-			Secret string `json:"secret"`
-		}
-		a.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(t, &joined)
-		id := itoa(created.Session.ID)
-		if r := a.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
-			t.Fatalf("pickup: %d %s", r.Status, r.Body)
-		}
+		sid, secret := a.activePrivate(tech)
+		id := itoa(sid)
 		state := func() string {
 			var s struct {
 				State string `json:"state"`
@@ -163,23 +132,11 @@ func TestCustomerMovingToAnotherNode(t *testing.T) {
 			}
 		}
 
-		old := a.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		old := a.dial("/api/v1/relay/customer?resume_after=0", secret)
 		old.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
-		moved := b.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		moved := b.dial("/api/v1/relay/customer?resume_after=0", secret)
 		moved.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for {
-			var f map[string]any
-			err := wsjson.Read(ctx, old.conn, &f)
-			if err == nil {
-				continue
-			}
-			if st := websocket.CloseStatus(err); st != 4001 {
-				t.Fatalf("the old socket on the first node: %v (close status %d), want closed as replaced (4001)", err, st)
-			}
-			break
-		}
+		old.closedWith("the old socket on the first node", 4001)
 		// Its close is not a drop: the customer is connected on b.
 		time.Sleep(200 * time.Millisecond)
 		if got := state(); got != "active" {
@@ -188,7 +145,7 @@ func TestCustomerMovingToAnotherNode(t *testing.T) {
 
 		// A drop recorded late by a (say, a socket whose ping timed out
 		// just after the customer came back through b) is undone by b.
-		if err := a.hub.Sessions.CustomerDisconnected(context.Background(), created.Session.ID); err != nil {
+		if err := a.hub.Sessions.CustomerDisconnected(context.Background(), sid); err != nil {
 			t.Fatal(err)
 		}
 		awaitState("active")

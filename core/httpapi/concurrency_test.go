@@ -22,18 +22,7 @@ func TestTransitionsAndChatDoNotDeadlock(t *testing.T) {
 		m := e.master()
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		_, tech := e.technician(m, g, "dee@example.com")
-		var created struct {
-			PIN     string `json:"pin"`
-			Session struct {
-				ID int64 `json:"id"`
-			} `json:"session"`
-		}
-		e.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
-		e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN})
-		id := created.Session.ID
-		if r := e.do("POST", "/api/v1/sessions/"+itoa(id)+"/pickup", tech, nil); r.Status != 200 {
-			t.Fatalf("pickup: %d %s", r.Status, r.Body)
-		}
+		id, _ := e.activePrivate(tech)
 		const n = 40
 		var wg sync.WaitGroup
 		errs := make(chan error, 3*n)

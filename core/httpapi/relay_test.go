@@ -79,23 +79,10 @@ func TestRelayThroughTheHub(t *testing.T) {
 		m := e.master()
 		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
 		_, tech := e.technician(m, g, "tina@example.com")
-		var created struct {
-			PIN     string `json:"pin"`
-			Session struct {
-				ID int64 `json:"id"`
-			} `json:"session"`
-		}
-		e.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
-		var joined struct {
-			Secret string `json:"secret"`
-		}
-		e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(t, &joined)
-		id := itoa(created.Session.ID)
-		if r := e.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
-			t.Fatalf("pickup: %d %s", r.Status, r.Body)
-		}
+		sid, secret := e.activePrivate(tech)
+		id := itoa(sid)
 
-		cust := e.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		cust := e.dial("/api/v1/relay/customer?resume_after=0", secret)
 		tc := e.dial("/api/v1/relay/sessions/"+id+"?resume_after=0", tech)
 		// The log already holds the system messages of the transitions.
 		cust.until("connected system message", message("system", "Connected to"))
@@ -197,22 +184,9 @@ func TestRelayFramesAreActivity(t *testing.T) {
 		if r := e.do("PUT", "/api/v1/me/status", tech, map[string]any{"status": "online"}); r.Status >= 300 {
 			t.Fatalf("status: %d %s", r.Status, r.Body)
 		}
-		var created struct {
-			PIN     string `json:"pin"`
-			Session struct {
-				ID int64 `json:"id"`
-			} `json:"session"`
-		}
-		e.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(t, &created)
-		var joined struct {
-			Secret string `json:"secret"`
-		}
-		e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(t, &joined)
-		id := itoa(created.Session.ID)
-		if r := e.do("POST", "/api/v1/sessions/"+id+"/pickup", tech, nil); r.Status != 200 {
-			t.Fatalf("pickup: %d %s", r.Status, r.Body)
-		}
-		cust := e.dial("/api/v1/relay/customer?resume_after=0", joined.Secret)
+		sid, secret := e.activePrivate(tech)
+		id := itoa(sid)
+		cust := e.dial("/api/v1/relay/customer?resume_after=0", secret)
 		tc := e.dial("/api/v1/relay/sessions/"+id+"?resume_after=0", tech)
 		cust.until("connected system message", message("system", "Connected to"))
 		tc.until("connected system message", message("system", "Connected to"))
@@ -251,7 +225,7 @@ func TestRelayFramesAreActivity(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tm := range due {
-				if tm.SessionID == created.Session.ID && tm.Kind == sessions.TimerTimeout {
+				if tm.SessionID == sid && tm.Kind == sessions.TimerTimeout {
 					return tm.DueAt
 				}
 			}
@@ -273,4 +247,43 @@ func TestRelayFramesAreActivity(t *testing.T) {
 			}
 		}
 	})
+}
+
+// activePrivate opens a private session as tech, joins it as the customer
+// and picks it up: the session's id and the customer's secret.
+func (e *env) activePrivate(tech string) (id int64, secret string) {
+	e.t.Helper()
+	var created struct {
+		PIN     string `json:"pin"`
+		Session struct {
+			ID int64 `json:"id"`
+		} `json:"session"`
+	}
+	e.do("POST", "/api/v1/sessions", tech, map[string]any{}).json(e.t, &created)
+	var joined struct {
+		Secret string `json:"secret"`
+	}
+	e.do("POST", "/api/v1/customer/join", "", map[string]any{"pin": created.PIN}).json(e.t, &joined)
+	if r := e.do("POST", "/api/v1/sessions/"+itoa(created.Session.ID)+"/pickup", tech, nil); r.Status != 200 {
+		e.t.Fatalf("pickup: %d %s", r.Status, r.Body)
+	}
+	return created.Session.ID, joined.Secret
+}
+
+// closedWith reads until the hub closes the socket, which must be with code.
+func (w *wsClient) closedWith(what string, code websocket.StatusCode) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		var f map[string]any
+		err := wsjson.Read(ctx, w.conn, &f)
+		if err == nil {
+			continue
+		}
+		if st := websocket.CloseStatus(err); st != code {
+			w.t.Fatalf("%s: %v (close status %d), want closed with %d", what, err, st, code)
+		}
+		return
+	}
 }
