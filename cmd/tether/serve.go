@@ -81,8 +81,8 @@ when X-Forwarded-Proto is https. Without it every client looks like the proxy.
 
 Several hub nodes may serve one PostgreSQL database behind a load balancer: give each
 the same --nats-url (TETHER_NATS_URL; it may hold a password, so prefer the environment)
-and they wake each other's relay sockets and live queues. Screen and file frames pass
-only between sockets on one node.
+and they carry each other's relay messages, screen and file frames, and live queue
+changes.
 
 Operations endpoints: GET /healthz (process alive), GET /readyz (database reachable and
 migrated), GET /metrics (Prometheus, tether_* metrics).`,

@@ -8,11 +8,19 @@
 // Subjects, under a prefix shared by the nodes of one installation
 // (Config.Subject, "tether" by default):
 //
-//	<prefix>.relay.<session id>   a relay.Wake, JSON
-//	<prefix>.queue                a technician's queue may have changed (empty)
+//	<prefix>.relay.<session id>          a relay.Wake, JSON
+//	<prefix>.queue                       a technician's queue may have changed (empty)
+//	<prefix>.bin.<session id>.<side>     a binary frame for the side's sockets
+//	                                     ("customer" or "technician"), as the relay
+//	                                     carries it; a file chunk is a request that
+//	                                     a node answers once one of its sockets took it
+//
+// A node subscribes to a session's binary subject only while it holds a
+// socket of that side, so screens cross only to the nodes that show them.
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +28,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +55,9 @@ type Config struct {
 	Log  hclog.Logger
 	// ConnectTimeout bounds the first connection; 0 means 5 seconds.
 	ConnectTimeout time.Duration
+	// BinaryWait is how long a file chunk waits for another node's socket
+	// to take it; 0 means 5 seconds, the relay's slow-consumer wait.
+	BinaryWait time.Duration
 }
 
 // Handlers is what a node does with what the others send.
@@ -57,6 +69,9 @@ type Handlers struct {
 	// Resync wakes every socket and live queue of this node after a gap
 	// in what the others sent.
 	Resync func()
+	// Binary hands another node's binary frame to this node's sockets of
+	// the session's side to, and reports whether one took it.
+	Binary func(sessionID int64, to relay.SenderKind, frame []byte) bool
 }
 
 // Node is this hub node's connection to the others.
@@ -67,6 +82,10 @@ type Node struct {
 	h       Handlers
 
 	sent, received, dropped atomic.Int64
+	wait                    time.Duration // how long a file chunk waits for a node to take it
+
+	mu      sync.Mutex
+	watched map[string]*nats.Subscription // binary subjects subscribed, by subject
 }
 
 var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
@@ -87,7 +106,10 @@ func Join(cfg Config, h Handlers) (*Node, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	n := &Node{subject: cfg.Subject, log: cfg.Log, h: h}
+	n := &Node{subject: cfg.Subject, log: cfg.Log, h: h, watched: map[string]*nats.Subscription{}, wait: cfg.BinaryWait}
+	if n.wait <= 0 {
+		n.wait = 5 * time.Second
+	}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),
 		nats.NoEcho(), // a node applies its own wake-ups itself
@@ -180,6 +202,83 @@ func (n *Node) publish(subject string, data []byte) {
 		return
 	}
 	n.sent.Add(1)
+}
+
+func (n *Node) binarySubject(sessionID int64, side relay.SenderKind) string {
+	return n.subject + ".bin." + strconv.FormatInt(sessionID, 10) + "." + string(side)
+}
+
+// Watch subscribes to the binary frames for this node's sockets of the
+// session's side.
+func (n *Node) Watch(sessionID int64, side relay.SenderKind) {
+	subject := n.binarySubject(sessionID, side)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.watched[subject] != nil {
+		return
+	}
+	sub, err := n.nc.Subscribe(subject, func(m *nats.Msg) {
+		n.received.Add(1)
+		if n.h.Binary == nil || !n.h.Binary(sessionID, side, m.Data) || m.Reply == "" {
+			return
+		}
+		if err := m.Respond(nil); err != nil {
+			n.log.Debug("answer a file chunk", "subject", m.Subject, "error", err)
+		}
+	})
+	if err != nil {
+		n.log.Warn("subscribe to binary frames", "subject", subject, "error", err)
+		return
+	}
+	n.watched[subject] = sub
+}
+
+// Sync returns once the NATS server has this node's subscriptions (or
+// after a second, when it cannot be reached).
+func (n *Node) Sync() {
+	if err := n.nc.FlushTimeout(time.Second); err != nil {
+		n.log.Debug("NATS flush", "error", err)
+	}
+}
+
+// Unwatch ends Watch.
+func (n *Node) Unwatch(sessionID int64, side relay.SenderKind) {
+	subject := n.binarySubject(sessionID, side)
+	n.mu.Lock()
+	sub := n.watched[subject]
+	delete(n.watched, subject)
+	n.mu.Unlock()
+	if sub != nil {
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			n.log.Debug("unsubscribe from binary frames", "subject", subject, "error", err)
+		}
+	}
+}
+
+// Send hands a binary frame to the other nodes' sockets of the session's
+// side to. Without wait it reports whether the frame was sent; with wait
+// (a file chunk) whether a node's socket took it: no node watching the
+// side answers at once that none did.
+func (n *Node) Send(ctx context.Context, sessionID int64, to relay.SenderKind, frame []byte, wait bool) bool {
+	subject := n.binarySubject(sessionID, to)
+	if !wait {
+		if err := n.nc.Publish(subject, frame); err != nil {
+			n.log.Debug("NATS publish", "subject", subject, "error", err)
+			return false
+		}
+		n.sent.Add(1)
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.wait)
+	defer cancel()
+	n.sent.Add(1)
+	if _, err := n.nc.RequestWithContext(ctx, subject, frame); err != nil {
+		if !errors.Is(err, nats.ErrNoResponders) {
+			n.log.Debug("file chunk to another node", "subject", subject, "error", err)
+		}
+		return false
+	}
+	return true
 }
 
 // Connected reports whether the node is connected to NATS now.

@@ -1,15 +1,22 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/cluster"
 	"github.com/tetherhq/tether/core/cluster/clustertest"
 	"github.com/tetherhq/tether/core/hub"
+	"github.com/tetherhq/tether/core/relay"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -151,5 +158,154 @@ func TestCustomerMovingToAnotherNode(t *testing.T) {
 		awaitState("active")
 		moved.send(map[string]any{"type": "chat", "text": "back again", "client_msg_id": "c-1"})
 		moved.until("ack", func(f map[string]any) bool { return f["type"] == "ack" && f["client_msg_id"] == "c-1" })
+	})
+}
+
+// rawFrames reads w's frames until done says so: the binary ones and the
+// JSON ones, in the order they came.
+func (w *wsClient) rawFrames(what string, done func(bin [][]byte, msgs []map[string]any) bool) ([][]byte, []map[string]any) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var bin [][]byte
+	var msgs []map[string]any
+	for !done(bin, msgs) {
+		typ, data, err := w.conn.Read(ctx)
+		if err != nil {
+			w.t.Fatalf("waiting for %s: %v (got %d binary frames, %d others)", what, err, len(bin), len(msgs))
+		}
+		if typ == websocket.MessageBinary {
+			bin = append(bin, data)
+			continue
+		}
+		var f map[string]any
+		if err := json.Unmarshal(data, &f); err != nil {
+			w.t.Fatal(err)
+		}
+		msgs = append(msgs, f)
+	}
+	return bin, msgs
+}
+
+// TestBinaryFramesCrossNodes: screen frames and a file go between a
+// customer on one node and a technician on the other, whole and in order;
+// the file's hash is verified; the bytes are counted once; and a file chunk
+// for a side connected to no node is refused as not delivered.
+func TestBinaryFramesCrossNodes(t *testing.T) {
+	url := clustertest.URL(t)
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		a, b := twoNodes(t, db, url)
+		m := a.master()
+		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+		_, tech := a.technician(m, g, "una@example.com")
+		sid, secret := a.activePrivate(tech)
+		id := itoa(sid)
+		cust := a.dial("/api/v1/relay/customer?resume_after=0", secret)
+		cust.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
+		tc := b.dial("/api/v1/relay/sessions/"+id+"?resume_after=0", tech)
+		tc.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
+		cust.conn.SetReadLimit(1 << 20)
+		tc.conn.SetReadLimit(1 << 20)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var total int64
+
+		// Screen frames, both ways.
+		var frames [][]byte
+		for i := range 5 {
+			f := append([]byte{relay.BinaryScreen}, bytes.Repeat([]byte{byte(i)}, 64<<10)...)
+			frames = append(frames, f)
+			if err := cust.conn.Write(ctx, websocket.MessageBinary, f); err != nil {
+				t.Fatal(err)
+			}
+			total += int64(len(f))
+		}
+		got, _ := tc.rawFrames("the customer's screen", func(bin [][]byte, _ []map[string]any) bool { return len(bin) == len(frames) })
+		for i := range frames {
+			if !bytes.Equal(got[i], frames[i]) {
+				t.Fatalf("screen frame %d arrived as %d bytes starting %v", i, len(got[i]), got[i][:2])
+			}
+		}
+		back := append([]byte{relay.BinaryScreen}, []byte("technician's screen")...)
+		if err := tc.conn.Write(ctx, websocket.MessageBinary, back); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(back))
+		if got, _ := cust.rawFrames("the technician's screen", func(bin [][]byte, _ []map[string]any) bool { return len(bin) == 1 }); !bytes.Equal(got[0], back) {
+			t.Fatalf("the technician's screen arrived as %q", got[0])
+		}
+
+		// A file from the technician on b to the customer on a.
+		content := bytes.Repeat([]byte("driver bytes "), 20000)
+		sum := sha256.Sum256(content)
+		offer := func() int64 {
+			t.Helper()
+			tc.send(map[string]any{"type": "file_offer", "client_msg_id": "f" + itoa(total), "name": "driver.zip", "size": len(content), "sha256": hex.EncodeToString(sum[:])})
+			ack := tc.until("the offer's ack", func(f map[string]any) bool { return f["type"] == "ack" })
+			seq := int64(ack["seq"].(float64))
+			cust.send(map[string]any{"type": "file_accept", "client_msg_id": "a" + itoa(seq), "offer_seq": seq})
+			cust.until("the accept's ack", func(f map[string]any) bool { return f["type"] == "ack" && f["client_msg_id"] == "a"+itoa(seq) })
+			return seq
+		}
+		chunk := func(seq int64, data []byte) []byte {
+			c := []byte{relay.BinaryFile, 0, 0, 0, 0, 0, 0, 0, 0}
+			binary.BigEndian.PutUint64(c[1:9], uint64(seq))
+			return append(c, data...)
+		}
+		seq := offer()
+		for off := 0; off < len(content); off += 32 << 10 {
+			c := chunk(seq, content[off:min(off+32<<10, len(content))])
+			if err := tc.conn.Write(ctx, websocket.MessageBinary, c); err != nil {
+				t.Fatal(err)
+			}
+			total += int64(len(c))
+		}
+		var received []byte
+		_, msgs := cust.rawFrames("the file and its file_done", func(bin [][]byte, msgs []map[string]any) bool {
+			received = received[:0]
+			for _, c := range bin {
+				received = append(received, c[9:]...)
+			}
+			return len(msgs) > 0 && msgs[len(msgs)-1]["kind"] == "file_done"
+		})
+		done := msgs[len(msgs)-1]["payload"].(map[string]any)
+		if !bytes.Equal(received, content) || done["verified"] != true || done["sha256"] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("file: %d bytes of %d, file_done %v", len(received), len(content), done)
+		}
+
+		// The customer leaves: a chunk for them goes nowhere, and says so.
+		seq = offer()
+		cust.conn.Close(websocket.StatusNormalClosure, "")
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var s struct {
+				State string `json:"state"`
+			}
+			b.do("GET", "/api/v1/sessions/"+id, tech, nil).json(t, &s)
+			if s.State == "reconnecting" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the customer's drop was not recorded: %s", s.State)
+			}
+		}
+		if err := tc.conn.Write(ctx, websocket.MessageBinary, chunk(seq, content[:100])); err != nil {
+			t.Fatal(err)
+		}
+		tc.until("peer_not_connected", func(f map[string]any) bool { return f["type"] == "error" && f["code"] == "peer_not_connected" })
+
+		// Every byte delivered is counted once, by the node that delivered it.
+		tc.conn.Close(websocket.StatusNormalClosure, "")
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var s struct {
+				Transmitted int64 `json:"transmitted_bytes"`
+			}
+			a.do("GET", "/api/v1/sessions/"+id, tech, nil).json(t, &s)
+			if s.Transmitted == total {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("transmitted %d bytes, want %d", s.Transmitted, total)
+			}
+		}
 	})
 }

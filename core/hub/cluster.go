@@ -6,9 +6,8 @@ import (
 
 // joinCluster connects this node to the other hub nodes on the same
 // database, when cfg names a NATS server: the relay's wake-ups (messages
-// stored, states pushed, sessions ended) and queue changes go to the
-// others, and theirs come here. Binary frames (screens, files) are not
-// carried: they pass between sockets of one node.
+// stored, states pushed, sessions ended), its binary frames (screens,
+// file chunks) and queue changes go to the others, and theirs come here.
 func (h *Hub) joinCluster(cfg Config) error {
 	if cfg.Cluster == nil || cfg.Cluster.URL == "" {
 		return nil
@@ -24,6 +23,7 @@ func (h *Hub) joinCluster(cfg Config) error {
 			h.Relay.Hub().WakeAll()
 			h.API.Feed.Changed()
 		},
+		Binary: h.Relay.DeliverRemote,
 	})
 	if err != nil {
 		return err
@@ -38,6 +38,7 @@ func (h *Hub) joinCluster(cfg Config) error {
 	}
 	h.cluster = node
 	h.Relay.Hub().Forward(node.Wake)
+	h.Relay.ShareBinaries(node)
 	return nil
 }
 

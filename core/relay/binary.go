@@ -63,7 +63,17 @@ func (c *conn) relayBinary(f *binFrame) {
 			delivered = true
 		}
 	}
-	if !delivered {
+	// And to the other side's sockets on other hub nodes. A file chunk
+	// none took here waits for theirs: it must not go nowhere unsaid.
+	remote := false
+	if b := c.srv.hub.binaries; b != nil {
+		to := SenderTechnician
+		if !c.isCustomer() {
+			to = SenderCustomer
+		}
+		remote = b.Send(c.ctx, c.sessionID, to, frame, fs != nil && !delivered)
+	}
+	if !delivered && !remote {
 		if fs != nil {
 			c.sendError(fmt.Sprint(fs.seq), fault.New(fault.Conflict, "peer_not_connected",
 				"The other side is not connected; the file chunk was not delivered. Offer the file again."))
@@ -71,7 +81,10 @@ func (c *conn) relayBinary(f *binFrame) {
 		}
 		return
 	}
-	c.transmitted.Add(int64(len(frame)))
+	if delivered {
+		// A node that delivered a frame counts it (DeliverRemote).
+		c.transmitted.Add(int64(len(frame)))
+	}
 	if fs != nil {
 		c.fileProgress(fs, frame[9:])
 	}

@@ -339,6 +339,9 @@ func (c *conn) run() {
 	if v, err := c.view(c.ctx); err == nil && !v.info.Live {
 		c.endSession()
 	}
+	if b := s.hub.binaries; b != nil {
+		b.Sync()
+	}
 	c.wg.Add(2)
 	go c.writeLoop()
 	go c.keepAlive()

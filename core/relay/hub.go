@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
@@ -13,14 +14,40 @@ import (
 // them. It holds no messages: a woken socket reads what it has not sent yet
 // from the log, so a wake-up may be lost, repeated or merged without harm.
 // Several hub nodes forward their wake-ups to each other (Forward, and
-// Server.Apply on the receiving node; core/cluster carries them over NATS);
-// binary frames are relayed between sockets of the same node only.
+// Server.Apply on the receiving node) and their binary frames (Binaries,
+// and Server.DeliverRemote); core/cluster carries both over NATS.
 type Hub struct {
 	mu       sync.Mutex
 	sessions map[int64]map[*conn]struct{}
 	onEnd    []func(sessionID int64)
 	onNotify []func(sessionID int64)
 	forward  atomic.Pointer[func(Wake)]
+	// sides counts this node's sockets of each session's side, for
+	// binaries (nil: one node alone).
+	sides    map[sideKey]int
+	binaries Binaries
+}
+
+type sideKey struct {
+	session int64
+	side    SenderKind
+}
+
+// Binaries carries binary frames (screens, file chunks) to the sockets of
+// the other hub nodes (core/cluster).
+type Binaries interface {
+	// Watch is called when this node gets its first socket of a session's
+	// side (the customer, or technicians), Unwatch when it loses its last:
+	// from then on, until Unwatch, frames for that side reach this node.
+	Watch(sessionID int64, side SenderKind)
+	Unwatch(sessionID int64, side SenderKind)
+	// Sync returns once what Watch started is in effect: a socket's hello
+	// waits for it, so that frames sent from other nodes after it arrive.
+	Sync()
+	// Send hands a frame to the other nodes' sockets of the session's side
+	// to. With wait it reports whether one of them took it (within the
+	// slow-consumer wait); without, only whether it was sent.
+	Send(ctx context.Context, sessionID int64, to SenderKind, frame []byte, wait bool) bool
 }
 
 // WakeKind is what a Wake does on the nodes that receive it.
@@ -217,12 +244,43 @@ func (h *Hub) join(c *conn) (replaced *conn) {
 	for old := range set {
 		if old.viewer == c.viewer {
 			delete(set, old)
+			h.counted(old, -1)
 			replaced = old
 			old.replaced.Store(true)
 		}
 	}
 	set[c] = struct{}{}
+	h.counted(c, +1)
 	return replaced
+}
+
+// counted keeps the count of c's side in its session, telling binaries
+// when it leaves or reaches zero. h.mu is held.
+func (h *Hub) counted(c *conn, delta int) {
+	if h.binaries == nil {
+		return
+	}
+	k := sideKey{c.sessionID, c.viewer.Kind}
+	n := h.sides[k] + delta
+	switch {
+	case n <= 0:
+		delete(h.sides, k)
+		h.binaries.Unwatch(k.session, k.side)
+	case n == 1 && delta > 0:
+		h.sides[k] = n
+		h.binaries.Watch(k.session, k.side)
+	default:
+		h.sides[k] = n
+	}
+}
+
+// shareBinaries makes binaries carry frames to and from the other nodes.
+// Call it before any socket joins.
+func (h *Hub) shareBinaries(b Binaries) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.binaries = b
+	h.sides = map[sideKey]int{}
 }
 
 // other reports whether another socket of c's side is in the session.
@@ -241,11 +299,27 @@ func (h *Hub) leave(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if set := h.sessions[c.sessionID]; set != nil {
-		delete(set, c)
+		if _, ok := set[c]; ok {
+			delete(set, c)
+			h.counted(c, -1)
+		}
 		if len(set) == 0 {
 			delete(h.sessions, c.sessionID)
 		}
 	}
+}
+
+// side is this node's sockets of the session's side.
+func (h *Hub) side(sessionID int64, kind SenderKind) []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*conn
+	for p := range h.sessions[sessionID] {
+		if p.viewer.Kind == kind {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // peers are the sockets on the other side of c: the technicians for the

@@ -124,6 +124,35 @@ func (s *Server) Apply(w Wake) {
 	}
 }
 
+// ShareBinaries makes b carry binary frames between this node's sockets and
+// the other hub nodes'. Call it before the server takes any socket.
+func (s *Server) ShareBinaries(b Binaries) { s.hub.shareBinaries(b) }
+
+// DeliverRemote hands a binary frame another node's socket sent to this
+// node's sockets of the session's side to, and reports whether one took
+// it. The frame's bytes are added to the session's transmitted bytes here.
+func (s *Server) DeliverRemote(sessionID int64, to SenderKind, frame []byte) bool {
+	conns := s.hub.side(sessionID, to)
+	if len(conns) == 0 || len(frame) == 0 {
+		return false
+	}
+	bp := frameBufs.Get().(*[]byte)
+	*bp = append((*bp)[:0], frame...)
+	f := newBinFrame(bp)
+	defer f.release()
+	var counted *conn
+	for _, c := range conns {
+		if c.deliverBinary(c.ctx, f) && counted == nil {
+			counted = c
+		}
+	}
+	if counted == nil {
+		return false
+	}
+	counted.transmitted.Add(int64(len(frame)))
+	return true
+}
+
 // reconnectingState is the state core/sessions names Reconnecting by.
 const reconnectingState = "reconnecting"
 
