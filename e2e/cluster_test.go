@@ -18,7 +18,8 @@ import (
 // environment, as production would), the way a load balancer may split a
 // session: the customer joins and chats through one, the technician
 // creates, picks up, chats and closes through the other. Chat crosses both
-// ways, and the close ends the customer's socket on the other process.
+// ways, so does a screen frame, and the close ends the customer's socket on
+// the other process.
 func TestTwoHubProcesses(t *testing.T) {
 	url, subject := clustertest.URL(t), clustertest.Subject(t)
 	nats := []string{"TETHER_NATS_URL=" + url, "TETHER_NATS_SUBJECT=" + subject}
@@ -53,9 +54,26 @@ func TestTwoHubProcesses(t *testing.T) {
 		techWS.send(map[string]any{"type": "chat", "text": text, "client_msg_id": "t" + strconv.Itoa(i)})
 		cust.await(text, msgWith("chat", text), nil)
 	}
-	tech.must(200, "POST", "/api/v1/sessions/"+sid+"/close", nil)
+	// A screen frame crosses too.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	screen := append([]byte{0x01}, []byte("the customer's screen")...)
+	if err := cust.conn.Write(ctx, websocket.MessageBinary, screen); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		typ, data, err := techWS.conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the screen frame from the other process: %v", err)
+		}
+		if typ == websocket.MessageBinary {
+			if string(data) != string(screen) {
+				t.Fatalf("screen frame arrived as %q", data)
+			}
+			break
+		}
+	}
+	tech.must(200, "POST", "/api/v1/sessions/"+sid+"/close", nil)
 	for {
 		var f map[string]any
 		err := wsjson.Read(ctx, cust.conn, &f)
