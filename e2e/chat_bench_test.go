@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tetherhq/tether/core/cluster/clustertest"
 )
 
 // BenchmarkChatLatency is the chat round trip through the real binary
@@ -33,15 +35,26 @@ import (
 //
 //	go test ./e2e -run '^$' -bench ChatLatency -benchtime 2000x
 func BenchmarkChatLatency(b *testing.B) {
-	for _, engine := range []string{"sqlite", "postgres"} {
+	for _, engine := range []string{"sqlite", "postgres", "postgres-two-nodes"} {
 		b.Run(engine, func(b *testing.B) {
-			h := StartHub(b, Options{Postgres: engine == "postgres", LogLevel: "info"})
+			var nats []string
+			if engine == "postgres-two-nodes" {
+				nats = []string{"TETHER_NATS_URL=" + clustertest.URL(b), "TETHER_NATS_SUBJECT=" + clustertest.Subject(b)}
+			}
+			h := StartHub(b, Options{Postgres: engine != "sqlite", LogLevel: "info", Env: nats})
+			// The technicians' sockets: on the same hub, or, with two
+			// nodes, on a second process on the same database, so that
+			// every message crosses NATS.
+			techHub := h
+			if nats != nil {
+				techHub = StartHub(b, Options{LogLevel: "info", Env: append([]string{"TETHER_DATABASE_URL=" + h.DatabaseURL}, nats...)})
+			}
 			master, _ := signIn(b, h, DefaultAdminEmail, DefaultAdminPassword)
 			echo := httptest.NewServer(http.HandlerFunc(echoChat))
 			b.Cleanup(echo.Close)
 			chats := make([]*benchChat, chatSessions)
 			for i := range chats {
-				chats[i] = openBenchChat(b, h, master, i, "ws"+strings.TrimPrefix(echo.URL, "http"))
+				chats[i] = openBenchChat(b, h, techHub, master, i, "ws"+strings.TrimPrefix(echo.URL, "http"))
 			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -106,7 +119,7 @@ type benchChat struct {
 	relayed, oneWay, direct []time.Duration
 }
 
-func openBenchChat(b *testing.B, h *Hub, master *api, i int, echoURL string) *benchChat {
+func openBenchChat(b *testing.B, h, techHub *Hub, master *api, i int, echoURL string) *benchChat {
 	b.Helper()
 	_, _, tech := staff(b, h, master, fmt.Sprintf("bench%d@example.com", i))
 	created := tech.must(201, "POST", "/api/v1/sessions", map[string]any{})
@@ -116,7 +129,7 @@ func openBenchChat(b *testing.B, h *Hub, master *api, i int, echoURL string) *be
 	base := "ws" + strings.TrimPrefix(h.BaseURL, "http")
 	c := &benchChat{
 		cust: benchDial(b, base+"/api/v1/relay/customer?resume_after=0", joined["secret"].(string)),
-		tech: benchDial(b, base+"/api/v1/relay/sessions/"+sid+"?resume_after=0", tech.token),
+		tech: benchDial(b, "ws"+strings.TrimPrefix(techHub.BaseURL, "http")+"/api/v1/relay/sessions/"+sid+"?resume_after=0", tech.token),
 		echo: benchDial(b, echoURL, ""),
 	}
 	// Both relay sockets are served once each has its hello.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -92,6 +93,11 @@ func TestTwoNodesOverNATS(t *testing.T) {
 			f := tc.until("the customer's chat from the other node", message("chat", text))
 			if p, _ := f["payload"].(map[string]any); p["text_kept"] != false {
 				t.Fatalf("the text was kept: %v", f)
+			}
+			// The frame the other node sends is the one the storing node
+			// sends its own sockets.
+			if own := cust.until("the customer's own chat", message("chat", text)); !reflect.DeepEqual(own, f) {
+				t.Fatalf("the other node sent\n%v\nthe storing node\n%v", f, own)
 			}
 		}
 		tc.send(map[string]any{"type": "chat", "text": "Press any key", "client_msg_id": "t-1"})

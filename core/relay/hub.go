@@ -77,6 +77,10 @@ type Wake struct {
 	// Opened is when the customer's socket of a WakeCustomer opened: only
 	// sockets opened before it are stale.
 	Opened time.Time `json:"opened,omitzero"`
+	// Message is the message a WakeNotify is for, when the relay stored
+	// one: a socket whose cursor is just before it sends it without
+	// reading the log.
+	Message *Message `json:"message,omitempty"`
 }
 
 // Forward hands every later wake-up of this Hub to f as well (nil stops):
@@ -124,13 +128,18 @@ func (h *Hub) notify(sessionID int64) {
 // without reading the log; any other socket reads the log as after Notify.
 func (h *Hub) publish(m Message) {
 	if f := h.forward.Load(); f != nil {
-		w := Wake{Kind: WakeNotify, SessionID: m.SessionID}
+		w := Wake{Kind: WakeNotify, SessionID: m.SessionID, Message: &m}
 		var meta payloadMeta
 		if m.Kind == KindChat && json.Unmarshal(m.Payload, &meta) == nil && meta.TextRef != "" {
 			w.TextRef, w.Text = meta.TextRef, m.Body
 		}
 		(*f)(w)
 	}
+	h.hintAll(m)
+}
+
+// hintAll hands m to the session's sockets on this node.
+func (h *Hub) hintAll(m Message) {
 	conns := h.conns(m.SessionID)
 	if len(conns) == 0 {
 		return

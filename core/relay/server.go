@@ -111,6 +111,13 @@ func (s *Server) Apply(w Wake) {
 	}
 	switch w.Kind {
 	case WakeNotify:
+		if m := w.Message; m != nil && m.SessionID == w.SessionID {
+			if m.Kind == KindChatToggle {
+				s.log.toggles.drop(m.SessionID)
+			}
+			s.hub.hintAll(*m)
+			return
+		}
 		s.hub.notify(w.SessionID)
 	case WakeState:
 		s.hub.pushState(w.SessionID, w.State)
