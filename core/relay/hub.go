@@ -128,7 +128,8 @@ func (h *Hub) notify(sessionID int64) {
 // without reading the log; any other socket reads the log as after Notify.
 func (h *Hub) publish(m Message) {
 	if f := h.forward.Load(); f != nil {
-		w := Wake{Kind: WakeNotify, SessionID: m.SessionID, Message: &m}
+		carried := m // a copy, so that m stays on the stack when nothing is forwarded
+		w := Wake{Kind: WakeNotify, SessionID: m.SessionID, Message: &carried}
 		var meta payloadMeta
 		if m.Kind == KindChat && json.Unmarshal(m.Payload, &meta) == nil && meta.TextRef != "" {
 			w.TextRef, w.Text = meta.TextRef, m.Body
