@@ -232,12 +232,23 @@ func defaultTTL(kind string) time.Duration {
 }
 
 // ChangePassword lets a signed-in member replace their password: it checks
-// the current one and the policy, lifts the restriction on the token in use
-// (tokenID, 0 for none) and revokes the member's other tokens.
-func (s *Service) ChangePassword(ctx context.Context, memberID, tokenID int64, current, next string) error {
+// the current one (throttled with the sign-ins of the member's email and of
+// the client address ip) and the policy, lifts the restriction on the token
+// in use (tokenID, 0 for none) and revokes the member's other tokens.
+func (s *Service) ChangePassword(ctx context.Context, memberID, tokenID int64, ip netip.Addr, current, next string) error {
 	creds, err := s.Directory.MemberByID(ctx, memberID)
 	if err != nil {
 		return fmt.Errorf("change password of member %d: %w", memberID, err)
+	}
+	// A wrong current password is a failed guess like a wrong sign-in, and
+	// counts against the same limits: a stolen token must not let its
+	// holder guess the password at hashing speed.
+	att, err := s.Throttle.Begin(ctx, creds.Email, ip)
+	if err != nil {
+		if fault.IsKind(err, fault.TooMany) {
+			s.log().Warn("password change throttled", "member_id", memberID, "ip", ipString(ip))
+		}
+		return err
 	}
 	var ok bool
 	if creds.PasswordHash == "" {
@@ -245,10 +256,21 @@ func (s *Service) ChangePassword(ctx context.Context, memberID, tokenID int64, c
 	} else {
 		ok, err = s.Hasher.Verify(creds.PasswordHash, current)
 	}
+	reason := ReasonVerified
+	switch {
+	case err != nil:
+		reason = ReasonError
+	case !ok:
+		reason = ReasonWrongPass
+	}
+	if rerr := s.Throttle.Fail(ctx, att, memberID, reason); rerr != nil {
+		s.log().Error("record password check", "member_id", memberID, "error", rerr)
+	}
 	if err != nil {
 		return fmt.Errorf("change password of member %d: verify: %w", memberID, err)
 	}
 	if !ok {
+		s.log().Info("password change refused", "member_id", memberID, "ip", ipString(ip), "reason", reason)
 		return fault.Field("current_password", "is wrong")
 	}
 	if next == current {

@@ -248,6 +248,50 @@ func TestSignInLockout(t *testing.T) {
 	})
 }
 
+// TestChangePasswordIsThrottled: a wrong current password counts against
+// the account's sign-in limit (5 in 15 minutes), so a stolen token cannot
+// be used to guess the password; a right one is not a failure; once over,
+// neither changing the password nor signing in is allowed until the
+// window passes.
+func TestChangePasswordIsThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		clock := newClock()
+		dir := newDirectory()
+		insertMember(t, db, 10, "ann@example.com")
+		dir.add(Credentials{MemberID: 10, Email: "ann@example.com", Enabled: true, PasswordHash: fastHash(t, annPassword), PasswordChangedAt: ptr(clock.Now())})
+		svc := newService(db, clock, dir)
+		tok, err := svc.SignIn(ctx, SignInRequest{Email: "ann@example.com", Password: annPassword, Kind: KindWeb, IP: ipA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		change := func(current, next string) error {
+			clock.Advance(time.Second)
+			return svc.ChangePassword(ctx, 10, tok.Token.ID, ipB, current, next)
+		}
+		for i := range 4 {
+			assertField(t, change("Guess1%"+string(rune('a'+i)), newPassword), "current_password", "is wrong")
+		}
+		// The right password with a weak new one: refused, but not a guess.
+		assertField(t, change(annPassword, "password"), "new_password", "is too weak: it is weak, the policy requires good"+weakAdvice)
+		if got := lastReason(t, db); got != ReasonVerified {
+			t.Fatalf("a right current password was recorded as %q", got)
+		}
+		assertField(t, change("Guess1%e", newPassword), "current_password", "is wrong")
+		// Five wrong: the sixth attempt is refused, even with the right password.
+		assertFault(t, change(annPassword, newPassword), fault.TooMany, "too_many_attempts")
+		_, err = svc.SignIn(ctx, SignInRequest{Email: "ann@example.com", Password: annPassword, Kind: KindWeb, IP: ipA})
+		assertFault(t, err, fault.TooMany, "too_many_attempts")
+		if dir.setCalls != 0 {
+			t.Fatalf("a refused change stored a password (%d calls)", dir.setCalls)
+		}
+		clock.Advance(15 * time.Minute)
+		if err := change(annPassword, newPassword); err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+	})
+}
+
 func TestChangePassword(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
@@ -282,7 +326,7 @@ func TestChangePassword(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := svc.ChangePassword(ctx, 10, current.Token.ID, tt.current, tt.next)
+				err := svc.ChangePassword(ctx, 10, current.Token.ID, ipA, tt.current, tt.next)
 				assertField(t, err, tt.field, tt.why)
 			})
 		}
@@ -291,7 +335,7 @@ func TestChangePassword(t *testing.T) {
 		}
 
 		clock.Advance(time.Hour)
-		if err := svc.ChangePassword(ctx, 10, current.Token.ID, annPassword, newPassword); err != nil {
+		if err := svc.ChangePassword(ctx, 10, current.Token.ID, ipA, annPassword, newPassword); err != nil {
 			t.Fatal(err)
 		}
 		ann := dir.get(10)
@@ -314,7 +358,7 @@ func TestChangePassword(t *testing.T) {
 		if err != nil || res.Token.Restricted {
 			t.Fatalf("sign-in with the new password = %+v, %v; want an unrestricted token", res.Token, err)
 		}
-		assertFault(t, svc.ChangePassword(ctx, 99, 0, annPassword, newPassword), fault.NotFound, "member_not_found")
+		assertFault(t, svc.ChangePassword(ctx, 99, 0, ipA, annPassword, newPassword), fault.NotFound, "member_not_found")
 	})
 }
 
@@ -408,7 +452,7 @@ func TestServiceNeverLogsSecrets(t *testing.T) {
 		}
 		svc.SignIn(ctx, SignInRequest{Email: "ann@example.com", Password: "Typo1%ab", Kind: KindWeb, IP: ipA}) //nolint:errcheck
 		svc.SignIn(ctx, SignInRequest{Email: "Sample1%@example.com", Password: "x", Kind: KindWeb, IP: ipA})   //nolint:errcheck
-		if err := svc.ChangePassword(ctx, 10, res.Token.ID, annPassword, newPassword); err != nil {
+		if err := svc.ChangePassword(ctx, 10, res.Token.ID, ipA, annPassword, newPassword); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()

@@ -37,12 +37,15 @@ const (
 	ReasonDisabled     = "member_disabled"
 	ReasonIPNotAllowed = "ip_not_allowed"
 	ReasonError        = "error"
+	// ReasonVerified: a signed-in member gave their right current password
+	// to change it. Neither a sign-in nor a failure.
+	ReasonVerified = "password_verified"
 )
 
 // uncounted are failures that say nothing about guessing: counting refused
 // attempts would let an attacker keep an account locked for ever, and
 // counting our own errors would lock everyone out during an outage.
-var uncounted = []string{ReasonThrottled, ReasonError}
+var uncounted = []string{ReasonThrottled, ReasonError, ReasonVerified}
 
 type attemptRow struct {
 	bun.BaseModel `bun:"table:sign_in_attempts"`

@@ -108,7 +108,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, p *principa
 	if err := fault.Validate(body); err != nil {
 		return err
 	}
-	if err := a.Auth.ChangePassword(r.Context(), p.Actor.ID, p.Token.ID, body.CurrentPassword, body.NewPassword); err != nil {
+	if err := a.Auth.ChangePassword(r.Context(), p.Actor.ID, p.Token.ID, auth.ClientIP(r), body.CurrentPassword, body.NewPassword); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

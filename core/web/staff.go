@@ -153,7 +153,7 @@ func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnprocessableEntity, messages(lang)["password_mismatch"], nil)
 		return
 	}
-	if err := w.cfg.Auth.ChangePassword(r.Context(), s.Actor.ID, s.Token.ID, r.PostFormValue("current_password"), next); err != nil {
+	if err := w.cfg.Auth.ChangePassword(r.Context(), s.Actor.ID, s.Token.ID, auth.ClientIP(r), r.PostFormValue("current_password"), next); err != nil {
 		status, msg, fields := w.problem(lang, err)
 		again(status, msg, fields)
 		return
