@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/sdk"
@@ -135,10 +136,12 @@ RETURNING id, event_id, session_id, event_type, actor_id, payload, event_at,
 // parameters through database/sql rather than bun, which writes the values
 // into the SQL text: pgx caches prepared statements, so PostgreSQL plans
 // the claim once per connection instead of on every call (about 1 ms).
+// The cache is asked for by name: without it pgx sends a query that has no
+// parameters (the poll's) as simple text, planned every time.
 // Queries use ? placeholders; PostgreSQL gets them numbered.
 func (q *Queue) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if q.pg {
-		query = numberPlaceholders(query)
+		return q.cfg.DB.DB.QueryContext(ctx, numberPlaceholders(query), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 	}
 	return q.cfg.DB.DB.QueryContext(ctx, query, args...)
 }
