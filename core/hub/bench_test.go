@@ -74,11 +74,17 @@ func ackHub(tb testing.TB, db *bun.DB, sessionCount int) (*hub.Hub, []int64) {
 
 // newHub is a hub on db with cheap password hashing and quick plugin polls.
 func newHub(tb testing.TB, db *bun.DB) *hub.Hub {
+	return newHubTuned(tb, db, hub.PluginTuning{PollInterval: 20 * time.Millisecond})
+}
+
+// newHubTuned is a hub on db with cheap password hashing and the plugin
+// host tuned so (the zero value: as the binary runs it).
+func newHubTuned(tb testing.TB, db *bun.DB, plugins hub.PluginTuning) *hub.Hub {
 	tb.Helper()
 	fast := auth.Hasher{Params: auth.FastParams()}
 	h, err := hub.New(context.Background(), hub.Config{DB: db, Log: hclog.NewNullLogger(), Registry: prometheus.NewRegistry(),
 		AdminEmail: "root@example.com", AdminPassword: "Bench-Admin-Pw-1!", Hasher: &fast, DataDir: tb.TempDir(),
-		Plugins: hub.PluginTuning{PollInterval: 20 * time.Millisecond}})
+		Plugins: plugins})
 	if err != nil {
 		tb.Fatal(err)
 	}
