@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -167,5 +168,38 @@ func TestRedact(t *testing.T) {
 		if got := cluster.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// BenchmarkWatchMemory is what a node pays per session side it watches for
+// binary frames (one per idle customer on the node): memory (heap and
+// stacks) and goroutines per watch, with 10,000 watched.
+//
+//	go test ./core/cluster -run '^$' -bench WatchMemory -benchtime 1x
+func BenchmarkWatchMemory(b *testing.B) {
+	url := clustertest.URL(b)
+	const watched = 10_000
+	for range b.N {
+		n, err := cluster.Join(cluster.Config{URL: url, Subject: clustertest.Subject(b), Name: b.Name()}, cluster.Handlers{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		for i := range watched {
+			n.Watch(int64(i+1), relay.SenderCustomer)
+		}
+		n.Sync()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		g1 := runtime.NumGoroutine()
+		b.ReportMetric(float64(int64(after.HeapInuse+after.StackInuse)-int64(before.HeapInuse+before.StackInuse))/watched/1024, "KiB/watch")
+		b.ReportMetric(float64(g1-g0)/watched, "goroutines/watch")
+		for i := range watched {
+			n.Unwatch(int64(i+1), relay.SenderCustomer)
+		}
+		n.Close()
 	}
 }
