@@ -70,26 +70,12 @@ func (s *Statement) Exec(ctx context.Context, db bun.IDB, args ...any) (sql.Resu
 // would: a struct or a scalar takes the first row (sql.ErrNoRows when there
 // is none), a slice takes them all.
 func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any) error {
-	var rows *sql.Rows
-	if db.Dialect().Name() != dialect.PG {
-		st, ok, err := s.sqlite(ctx, db)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return db.NewRaw(s.text, args...).Scan(ctx, dest)
-		}
-		if rows, err = st.QueryContext(ctx, sqliteArgs(args)...); err != nil {
-			return err
-		}
-	} else {
-		q, err := querierOf(db)
-		if err != nil {
-			return err
-		}
-		if rows, err = q.QueryContext(ctx, s.pg, prepared(args)...); err != nil {
-			return err
-		}
+	rows, ok, err := s.rows(ctx, db, args)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return db.NewRaw(s.text, args...).Scan(ctx, dest)
 	}
 	bdb := bunDB(db)
 	if isSlice(dest) {
@@ -108,6 +94,35 @@ func (s *Statement) Scan(ctx context.Context, db bun.IDB, dest any, args ...any)
 	for rows.Next() {
 	}
 	return rows.Err()
+}
+
+// Query runs the statement on db and returns its rows, for a caller that
+// scans them itself.
+func (s *Statement) Query(ctx context.Context, db bun.IDB, args ...any) (*sql.Rows, error) {
+	rows, ok, err := s.rows(ctx, db, args)
+	if err == nil && !ok {
+		return db.QueryContext(ctx, s.text, args...)
+	}
+	return rows, err
+}
+
+// rows runs the statement prepared; ok is false, with nothing run, where
+// it cannot be (an SQLite pool that keeps no prepared statements).
+func (s *Statement) rows(ctx context.Context, db bun.IDB, args []any) (_ *sql.Rows, ok bool, _ error) {
+	if db.Dialect().Name() != dialect.PG {
+		st, ok, err := s.sqlite(ctx, db)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		rows, err := st.QueryContext(ctx, sqliteArgs(args)...)
+		return rows, true, err
+	}
+	q, err := querierOf(db)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := q.QueryContext(ctx, s.pg, prepared(args)...)
+	return rows, true, err
 }
 
 // sqlite is the statement prepared on db's SQLite pool, bound to db's

@@ -121,6 +121,48 @@ func TestStatement(t *testing.T) {
 			}
 		}
 
+		// Query hands the rows over, on the pool, in a transaction and on
+		// a single connection (which goes through bun on SQLite).
+		ids := func(db bun.IDB) []int64 {
+			t.Helper()
+			rows, err := thingsAfter.Query(ctx, db, base.Add(5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []int64
+			for rows.Next() {
+				var th thing
+				if err := rows.Scan(&th.ID, &th.Name, &th.Parent, &th.Flag, &th.At, &th.Gone); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, th.ID)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		if got := ids(db); len(got) != 4 || got[0] != 6 || got[3] != 100 {
+			t.Errorf("Query on the pool: things after 5 s = %v, want 6, 7, 8, 100", got)
+		}
+		if err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if got := ids(tx); len(got) != 4 {
+				t.Errorf("Query in a transaction: %v", got)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		qconn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(qconn); len(got) != 4 {
+			t.Errorf("Query on a connection: %v", got)
+		}
+		qconn.Close()
+
 		var n int
 		if err := countThings.Scan(ctx, db, &n, true); err != nil || n != 4 {
 			t.Errorf("count flagged = %d, %v; want 4", n, err)

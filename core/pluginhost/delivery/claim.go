@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
+	"github.com/tetherhq/tether/core/store"
 	"github.com/tetherhq/tether/sdk"
 )
 
@@ -37,17 +36,43 @@ type result struct {
 	interrupted bool
 }
 
-// pendingPlugins lists the plugins with pending deliveries. It skips
-// through the due index one plugin at a time, so it costs one probe per
-// plugin however long the backlog is.
-func (q *Queue) pendingPlugins(ctx context.Context) ([]string, error) {
-	rows, err := q.query(ctx, `WITH RECURSIVE p(plugin_id) AS (
+// pendingPluginsStmt is pendingPlugins' query.
+var pendingPluginsStmt = store.NewStatement(`WITH RECURSIVE p(plugin_id) AS (
 	SELECT (SELECT min(plugin_id) FROM plugin_deliveries WHERE state = 'pending')
 	UNION ALL
 	SELECT (SELECT min(d.plugin_id) FROM plugin_deliveries d WHERE d.state = 'pending' AND d.plugin_id > p.plugin_id)
 	FROM p WHERE p.plugin_id IS NOT NULL
 )
 SELECT plugin_id FROM p WHERE plugin_id IS NOT NULL`)
+
+// claimStmt is claim's statement; on PostgreSQL rows another worker is
+// claiming are skipped.
+var claimStmt = store.NewStatementPG(claimText(""), claimText(" FOR UPDATE OF d SKIP LOCKED"))
+
+func claimText(lock string) string {
+	return `WITH due AS MATERIALIZED (
+	SELECT d.id, d.session_id FROM plugin_deliveries d
+	WHERE d.plugin_id = ? AND d.state = 'pending' AND d.next_at <= ?
+	ORDER BY d.next_at, d.id LIMIT ?` + lock + `
+), picked AS MATERIALIZED (
+	SELECT due.id FROM due
+	WHERE (SELECT o.id FROM plugin_deliveries o
+		WHERE o.plugin_id = ? AND o.session_id = due.session_id AND o.state IN ('pending', 'running')
+		AND o.id <> due.id LIMIT 1) IS NULL
+)
+UPDATE plugin_deliveries SET state = 'running',
+	attempts = attempts + 1, window_attempts = window_attempts + 1,
+	window_start = COALESCE(window_start, ?), lease_until = ?, claimed_by = ?
+WHERE id IN (SELECT id FROM picked) AND state = 'pending'
+RETURNING id, event_id, session_id, event_type, actor_id, payload, event_at,
+	attempts, window_start, window_attempts`
+}
+
+// pendingPlugins lists the plugins with pending deliveries. It skips
+// through the due index one plugin at a time, so it costs one probe per
+// plugin however long the backlog is.
+func (q *Queue) pendingPlugins(ctx context.Context) ([]string, error) {
+	rows, err := pendingPluginsStmt.Query(ctx, q.cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins with pending deliveries: %w", err)
 	}
@@ -85,27 +110,7 @@ SELECT plugin_id FROM p WHERE plugin_id IS NOT NULL`)
 // join over every head of the table.
 func (q *Queue) claim(ctx context.Context, plugin string, n int) ([]claimed, error) {
 	now := q.now()
-	lock := ""
-	if q.pg {
-		lock = " FOR UPDATE OF d SKIP LOCKED"
-	}
-	rows, err := q.query(ctx, `WITH due AS MATERIALIZED (
-	SELECT d.id, d.session_id FROM plugin_deliveries d
-	WHERE d.plugin_id = ? AND d.state = 'pending' AND d.next_at <= ?
-	ORDER BY d.next_at, d.id LIMIT ?`+lock+`
-), picked AS MATERIALIZED (
-	SELECT due.id FROM due
-	WHERE (SELECT o.id FROM plugin_deliveries o
-		WHERE o.plugin_id = ? AND o.session_id = due.session_id AND o.state IN ('pending', 'running')
-		AND o.id <> due.id LIMIT 1) IS NULL
-)
-UPDATE plugin_deliveries SET state = 'running',
-	attempts = attempts + 1, window_attempts = window_attempts + 1,
-	window_start = COALESCE(window_start, ?), lease_until = ?, claimed_by = ?
-WHERE id IN (SELECT id FROM picked) AND state = 'pending'
-RETURNING id, event_id, session_id, event_type, actor_id, payload, event_at,
-	attempts, window_start, window_attempts`,
-		plugin, now, n, plugin, now, now.Add(q.cfg.Lease), q.cfg.Node)
+	rows, err := claimStmt.Query(ctx, q.cfg.DB, plugin, now, n, plugin, now, now.Add(q.cfg.Lease), q.cfg.Node)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries of plugin %s: %w", plugin, err)
 	}
@@ -130,34 +135,6 @@ RETURNING id, event_id, session_id, event_type, actor_id, payload, event_at,
 		return nil, fmt.Errorf("claim deliveries of plugin %s: %w", plugin, err)
 	}
 	return out, nil
-}
-
-// query runs one of the hot queries (every poll, every claim) with bind
-// parameters through database/sql rather than bun, which writes the values
-// into the SQL text: pgx caches prepared statements, so PostgreSQL plans
-// the claim once per connection instead of on every call (about 1 ms).
-// The cache is asked for by name: without it pgx sends a query that has no
-// parameters (the poll's) as simple text, planned every time.
-// Queries use ? placeholders; PostgreSQL gets them numbered.
-func (q *Queue) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if q.pg {
-		return q.cfg.DB.DB.QueryContext(ctx, numberPlaceholders(query), append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
-	}
-	return q.cfg.DB.DB.QueryContext(ctx, query, args...)
-}
-
-func numberPlaceholders(query string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // attempt runs Deliver once, turning a panic into an error.

@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
-
-	"github.com/tetherhq/tether/core/store"
 )
 
 // Defaults for the zero values of Config.
@@ -73,7 +71,6 @@ type Config struct {
 // across plugins and sessions and in order within one (plugin, session).
 type Queue struct {
 	cfg     Config
-	pg      bool
 	log     hclog.Logger
 	metrics *metrics
 	wake    chan struct{}
@@ -117,7 +114,6 @@ func New(cfg Config) (*Queue, error) {
 	}
 	q := &Queue{
 		cfg:      cfg,
-		pg:       store.DialectOf(cfg.DB) == store.Postgres,
 		log:      log,
 		metrics:  newMetrics(cfg.DB),
 		wake:     make(chan struct{}, 1),
