@@ -433,6 +433,27 @@ func TestRepairInRun(t *testing.T) {
 	})
 }
 
+// TestIdleRepairIsCheap: with no unfinished delivery, a running queue
+// only checks for one every poll, instead of repairing every 25 ms; a
+// broken session that appears meanwhile is still repaired within a poll.
+func TestIdleRepairIsCheap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		rec := &recorder{}
+		q := newQueue(t, db, nil, rec.deliver) // the default poll, 250 ms
+		statements := storetest.CountStatements(db)
+		runQueue(t, q)
+		time.Sleep(time.Second)
+		// A second of polls (4 claims' scans, 4 checks for unfinished
+		// deliveries, a lease check) and start-up; the repair alone ran
+		// 80 statements a second before.
+		if n := statements(); n > 20 {
+			t.Fatalf("an idle queue ran %d statements in a second", n)
+		}
+		insertRow(t, db, "crm", 1, 10, Blocked, time.Now())
+		waitFor(t, "the blocked delivery", func() bool { return len(rec.all()) == 1 })
+	})
+}
+
 // TestRealRacesOnPostgres runs both races with real concurrent
 // transactions (PostgreSQL only: SQLite takes its write lock at BEGIN, so
 // there the second transaction waits for the first and the race cannot

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/store"
 )
 
 // Defaults for the zero values of Config.
@@ -74,6 +76,8 @@ type Queue struct {
 	log     hclog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	// repairWake wakes the repair loop out of its idle wait.
+	repairWake chan struct{}
 
 	mu         sync.Mutex
 	inflight   map[string]int // per plugin: claimed, Deliver not returned yet
@@ -113,10 +117,10 @@ func New(cfg Config) (*Queue, error) {
 		log = hclog.NewNullLogger()
 	}
 	q := &Queue{
-		cfg:      cfg,
-		log:      log,
-		metrics:  newMetrics(cfg.DB),
-		wake:     make(chan struct{}, 1),
+		cfg:     cfg,
+		log:     log,
+		metrics: newMetrics(cfg.DB),
+		wake:    make(chan struct{}, 1), repairWake: make(chan struct{}, 1),
 		inflight: map[string]int{},
 	}
 	if cfg.Reg != nil {
@@ -133,9 +137,11 @@ func (q *Queue) now() time.Time { return q.cfg.Now().UTC().Truncate(time.Microse
 // Call it after committing a transaction that enqueued deliveries, and when
 // a plugin becomes ready.
 func (q *Queue) Wake() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{q.wake, q.repairWake} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -204,7 +210,11 @@ func (q *Queue) expireLoop(ctx context.Context) {
 // by a race waits at most that long. Its cost grows with the backlog (it reads every unfinished
 // delivery), so it waits at least repairDuty times as long as it ran,
 // keeping its share of the database's time small when thousands of
-// deliveries wait, e.g. for a plugin that is down.
+// deliveries wait, e.g. for a plugin that is down. With no unfinished
+// delivery at all there is nothing to repair: it then only checks that
+// every PollInterval, until Wake (which follows every enqueue) brings it
+// back to its quick pace. An idle hub makes 4 cheap queries a second
+// instead of 80.
 func (q *Queue) repairLoop(ctx context.Context) {
 	every := min(q.cfg.PollInterval, repairEvery)
 	timer := time.NewTimer(every)
@@ -214,13 +224,36 @@ func (q *Queue) repairLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-q.repairWake:
 		}
 		start := time.Now()
-		if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
-			q.log.Error("repairing the order of deliveries failed", "error", err)
+		wait := every
+		busy, err := q.unfinished(ctx)
+		switch {
+		case err == nil && !busy:
+			wait = max(every, q.cfg.PollInterval)
+		default:
+			if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
+				q.log.Error("repairing the order of deliveries failed", "error", err)
+			}
+			wait = max(every, repairDuty*time.Since(start))
 		}
-		timer.Reset(max(every, repairDuty*time.Since(start)))
+		timer.Reset(wait)
 	}
+}
+
+// unfinishedStmt asks whether any delivery is pending, running or blocked,
+// each from its partial index.
+var unfinishedStmt = store.NewStatement(`SELECT CASE WHEN EXISTS (SELECT 1 FROM plugin_deliveries WHERE state IN ('pending', 'running'))
+	OR EXISTS (SELECT 1 FROM plugin_deliveries WHERE state = 'blocked') THEN 1 ELSE 0 END`)
+
+// unfinished reports whether any delivery is unfinished.
+func (q *Queue) unfinished(ctx context.Context) (bool, error) {
+	var n int
+	if err := unfinishedStmt.Scan(ctx, q.cfg.DB, &n); err != nil {
+		return false, fmt.Errorf("look for unfinished deliveries: %w", err)
+	}
+	return n == 1, nil
 }
 
 // repairEvery is how often repair runs while it is cheap (a small backlog:
