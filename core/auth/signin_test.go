@@ -21,6 +21,17 @@ const (
 	newPassword = "Fresh9&Kit"
 )
 
+// annOnly is a service whose directory holds one member, ann (id 10), with
+// annPassword set now.
+func annOnly(t *testing.T, db *bun.DB) (*Service, *clocktest.Clock, *fakeDirectory) {
+	t.Helper()
+	clock := newClock()
+	dir := newDirectory()
+	insertMember(t, db, 10, "ann@example.com")
+	dir.add(Credentials{MemberID: 10, Email: "ann@example.com", Enabled: true, PasswordHash: fastHash(t, annPassword), PasswordChangedAt: ptr(clock.Now())})
+	return newService(db, clock, dir), clock, dir
+}
+
 func newService(db *bun.DB, clock *clocktest.Clock, dir Directory) *Service {
 	return &Service{
 		Directory: dir,
@@ -217,11 +228,7 @@ func TestSignInUnknownEmailLooksLikeWrongPassword(t *testing.T) {
 func TestSignInLockout(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		clock := newClock()
-		dir := newDirectory()
-		insertMember(t, db, 10, "ann@example.com")
-		dir.add(Credentials{MemberID: 10, Email: "ann@example.com", Enabled: true, PasswordHash: fastHash(t, annPassword), PasswordChangedAt: ptr(clock.Now())})
-		svc := newService(db, clock, dir)
+		svc, clock, _ := annOnly(t, db)
 		req := func(pw string) SignInRequest {
 			return SignInRequest{Email: "ann@example.com", Password: pw, Kind: KindWeb, IP: ipA}
 		}
@@ -256,11 +263,7 @@ func TestSignInLockout(t *testing.T) {
 func TestChangePasswordIsThrottled(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		clock := newClock()
-		dir := newDirectory()
-		insertMember(t, db, 10, "ann@example.com")
-		dir.add(Credentials{MemberID: 10, Email: "ann@example.com", Enabled: true, PasswordHash: fastHash(t, annPassword), PasswordChangedAt: ptr(clock.Now())})
-		svc := newService(db, clock, dir)
+		svc, clock, dir := annOnly(t, db)
 		tok, err := svc.SignIn(ctx, SignInRequest{Email: "ann@example.com", Password: annPassword, Kind: KindWeb, IP: ipA})
 		if err != nil {
 			t.Fatal(err)
@@ -365,12 +368,8 @@ func TestChangePassword(t *testing.T) {
 func TestSetPasswordByAdmin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		clock := newClock()
-		dir := newDirectory()
+		svc, _, dir := annOnly(t, db)
 		dir.policy = Policy{MinStrength: "complex"}
-		insertMember(t, db, 10, "ann@example.com")
-		dir.add(Credentials{MemberID: 10, Email: "ann@example.com", Enabled: true, PasswordHash: fastHash(t, annPassword), PasswordChangedAt: ptr(clock.Now())})
-		svc := newService(db, clock, dir)
 		before, err := svc.SignIn(ctx, SignInRequest{Email: "ann@example.com", Password: annPassword, Kind: KindAPI, IP: ipA})
 		if err != nil {
 			t.Fatal(err)
