@@ -57,8 +57,9 @@ func (c *conn) relayBinary(f *binFrame) {
 		c.sendError("binary", fault.New(fault.BadRequest, "bad_binary", "Unknown binary channel %d.", frame[0]))
 		return
 	}
+	to := c.otherSide()
 	delivered := false
-	for _, p := range c.srv.hub.peers(c) {
+	for _, p := range c.srv.hub.side(c.sessionID, to) {
 		if p.deliverBinary(c.ctx, f) {
 			delivered = true
 		}
@@ -67,10 +68,6 @@ func (c *conn) relayBinary(f *binFrame) {
 	// none took here waits for theirs: it must not go nowhere unsaid.
 	remote := false
 	if b := c.srv.hub.binaries; b != nil {
-		to := SenderTechnician
-		if !c.isCustomer() {
-			to = SenderCustomer
-		}
 		remote = b.Send(c.ctx, c.sessionID, to, frame, fs != nil && !delivered)
 	}
 	if !delivered && !remote {

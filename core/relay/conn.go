@@ -89,6 +89,15 @@ func (s *Server) newConn(sessionID int64, v Viewer, role Role) *conn {
 
 func (c *conn) isCustomer() bool { return c.viewer.Kind == SenderCustomer }
 
+// otherSide is whom c's binary frames go to: the technicians for the
+// customer, the customer for a technician.
+func (c *conn) otherSide() SenderKind {
+	if c.isCustomer() {
+		return SenderTechnician
+	}
+	return SenderCustomer
+}
+
 // loadPermissions fills the technician's own permissions and the session's
 // chat mode, which is the owner's (ORG-7).
 func (c *conn) loadPermissions(ctx context.Context) error {

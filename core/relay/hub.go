@@ -319,27 +319,14 @@ func (h *Hub) leave(c *conn) {
 	}
 }
 
-// side is this node's sockets of the session's side.
+// side is this node's sockets of the session's side: a binary frame's
+// receivers.
 func (h *Hub) side(sessionID int64, kind SenderKind) []*conn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*conn
 	for p := range h.sessions[sessionID] {
 		if p.viewer.Kind == kind {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// peers are the sockets on the other side of c: the technicians for the
-// customer, the customer for a technician.
-func (h *Hub) peers(c *conn) []*conn {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*conn
-	for p := range h.sessions[c.sessionID] {
-		if (p.viewer.Kind == SenderCustomer) != (c.viewer.Kind == SenderCustomer) {
 			out = append(out, p)
 		}
 	}

@@ -117,11 +117,12 @@ func New(cfg Config) (*Queue, error) {
 		log = hclog.NewNullLogger()
 	}
 	q := &Queue{
-		cfg:     cfg,
-		log:     log,
-		metrics: newMetrics(cfg.DB),
-		wake:    make(chan struct{}, 1), repairWake: make(chan struct{}, 1),
-		inflight: map[string]int{},
+		cfg:        cfg,
+		log:        log,
+		metrics:    newMetrics(cfg.DB),
+		wake:       make(chan struct{}, 1),
+		repairWake: make(chan struct{}, 1),
+		inflight:   map[string]int{},
 	}
 	if cfg.Reg != nil {
 		if err := q.metrics.register(cfg.Reg); err != nil {
@@ -212,33 +213,33 @@ func (q *Queue) expireLoop(ctx context.Context) {
 // keeping its share of the database's time small when thousands of
 // deliveries wait, e.g. for a plugin that is down. With no unfinished
 // delivery at all there is nothing to repair: it then only checks that
-// every PollInterval, until Wake (which follows every enqueue) brings it
-// back to its quick pace. An idle hub makes 4 cheap queries a second
-// instead of 80.
+// every PollInterval, and Wake (which follows every enqueue) ends that
+// idle wait; while deliveries are unfinished only the timer paces it, so
+// a busy queue's wake-ups do not make it run more often. An idle hub makes
+// 4 cheap queries a second instead of 80.
 func (q *Queue) repairLoop(ctx context.Context) {
 	every := min(q.cfg.PollInterval, repairEvery)
 	timer := time.NewTimer(every)
 	defer timer.Stop()
+	var woken <-chan struct{} // q.repairWake while idle, else nil
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case <-q.repairWake:
+		case <-woken:
 		}
 		start := time.Now()
-		wait := every
-		busy, err := q.unfinished(ctx)
-		switch {
-		case err == nil && !busy:
-			wait = max(every, q.cfg.PollInterval)
-		default:
-			if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
-				q.log.Error("repairing the order of deliveries failed", "error", err)
-			}
-			wait = max(every, repairDuty*time.Since(start))
+		if busy, err := q.unfinished(ctx); err == nil && !busy {
+			woken = q.repairWake
+			timer.Reset(max(every, q.cfg.PollInterval))
+			continue
 		}
-		timer.Reset(wait)
+		woken = nil
+		if _, _, err := q.repair(ctx); err != nil && ctx.Err() == nil {
+			q.log.Error("repairing the order of deliveries failed", "error", err)
+		}
+		timer.Reset(max(every, repairDuty*time.Since(start)))
 	}
 }
 
