@@ -142,6 +142,7 @@ func TestInvalidValuesAreRefused(t *testing.T) {
 		{nil, []string{"--no-such-flag"}, "unknown flag"},
 		{map[string]string{"TETHER_TRUSTED_PROXIES": "127.0.0.1,proxy.example"}, nil, `--trusted-proxies: trusted proxy \"proxy.example\": must be an IP address or a network in CIDR form`},
 		{nil, []string{"--trusted-proxies", "10.0.0.0/33"}, `trusted proxy \"10.0.0.0/33\"`},
+		{map[string]string{"TETHER_NATS_URL": "nats://127.0.0.1:4222"}, []string{"--nats-subject", "two words"}, `--nats-subject: NATS subject \"two words\": must be dot-separated tokens`},
 	} {
 		inv := invoke(t, tc.env, append([]string{"serve"}, tc.args...)...)
 		if inv.code == 0 || inv.served != nil || !strings.Contains(inv.stderr, tc.want) {

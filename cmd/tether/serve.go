@@ -43,8 +43,10 @@ type serveOptions struct {
 	// PluginRetryBase is the first wait before a failed plugin delivery is
 	// retried; later waits double up to an hour.
 	PluginRetryBase time.Duration
-	// TrustedProxies are the reverse proxies whose forwarding headers count.
+	// TrustedProxies are the reverse proxies whose forwarding headers count,
+	// as given and as parsed.
 	TrustedProxies []string
+	proxies        auth.Proxies
 	// NATSURL and NATSSubject join the other hub nodes on the same database.
 	NATSURL     string
 	NATSSubject string
@@ -102,8 +104,14 @@ migrated), GET /metrics (Prometheus, tether_* metrics).`,
 			if o.PluginRetryBase <= 0 {
 				return fmt.Errorf("--plugin-retry-base must be positive, got %s", o.PluginRetryBase)
 			}
-			if _, err := auth.ParseProxies(o.TrustedProxies); err != nil {
+			var err error
+			if o.proxies, err = auth.ParseProxies(o.TrustedProxies); err != nil {
 				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
+			if o.NATSURL != "" {
+				if err := cluster.CheckSubject(o.NATSSubject); err != nil {
+					return fmt.Errorf("--nats-subject: %w", err)
+				}
 			}
 			ctx, stop := a.stopOnSignal(cmd.Context())
 			defer stop()
@@ -186,12 +194,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("find the hub's own executable (it runs the bundled plugins): %w", err)
 	}
-	proxies, err := auth.ParseProxies(o.TrustedProxies)
-	if err != nil {
-		return fmt.Errorf("--trusted-proxies: %w", err)
-	}
-	if !proxies.Empty() {
-		log.Info("client addresses come from X-Forwarded-For behind trusted proxies", "trusted_proxies", proxies.String())
+	if !o.proxies.Empty() {
+		log.Info("client addresses come from X-Forwarded-For behind trusted proxies", "trusted_proxies", o.proxies.String())
 	}
 	metrics := ops.NewMetrics(buildVersion())
 	metrics.Prefixed().MustRegister(collectors.NewDBStatsCollector(db.DB, string(store.DialectOf(db))))
@@ -209,7 +213,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		Bundled:        bundledManifests(),
 		Version:        buildVersion(),
 		Plugins:        hub.PluginTuning{BackoffBase: o.PluginRetryBase},
-		TrustedProxies: proxies,
+		TrustedProxies: o.proxies,
 		Cluster:        clusterConfig(o),
 	})
 	if err != nil {

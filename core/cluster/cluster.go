@@ -86,9 +86,20 @@ type Node struct {
 
 	mu      sync.Mutex
 	watched map[string]*nats.Subscription // binary subjects subscribed, by subject
+	// watches counts subscriptions made, synced how many the server is
+	// known to have: Sync asks the server only when they differ.
+	watches, synced atomic.Int64
 }
 
 var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// CheckSubject refuses a subject prefix NATS could not use, saying why.
+func CheckSubject(subject string) error {
+	if !subjectPattern.MatchString(subject) {
+		return fmt.Errorf("NATS subject %q: must be dot-separated tokens of letters, digits, '-' and '_'", subject)
+	}
+	return nil
+}
 
 // Join connects to NATS and subscribes to the other nodes' wake-ups. The
 // first connection must succeed within cfg.ConnectTimeout; after that the
@@ -97,8 +108,8 @@ func Join(cfg Config, h Handlers) (*Node, error) {
 	if cfg.Subject == "" {
 		cfg.Subject = DefaultSubject
 	}
-	if !subjectPattern.MatchString(cfg.Subject) {
-		return nil, fmt.Errorf("NATS subject %q: must be dot-separated tokens of letters, digits, '-' and '_'", cfg.Subject)
+	if err := CheckSubject(cfg.Subject); err != nil {
+		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
@@ -231,13 +242,26 @@ func (n *Node) Watch(sessionID int64, side relay.SenderKind) {
 		return
 	}
 	n.watched[subject] = sub
+	n.watches.Add(1)
 }
 
 // Sync returns once the NATS server has this node's subscriptions (or
-// after a second, when it cannot be reached).
+// after a second, when it cannot be reached). It costs a round trip only
+// when Watch subscribed since the last Sync.
 func (n *Node) Sync() {
+	target := n.watches.Load()
+	if n.synced.Load() >= target {
+		return
+	}
 	if err := n.nc.FlushTimeout(time.Second); err != nil {
 		n.log.Debug("NATS flush", "error", err)
+		return
+	}
+	for {
+		done := n.synced.Load()
+		if done >= target || n.synced.CompareAndSwap(done, target) {
+			return
+		}
 	}
 }
 
