@@ -44,9 +44,7 @@ func TestTwoNodesOverNATS(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		a, b := twoNodes(t, db, url)
-		m := a.master()
-		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, tech := a.technician(m, g, "nia@example.com")
+		m, g, tech := a.groupWithTechnician("nia@example.com")
 		ch := a.firstChannel(m)
 		a.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)
 
@@ -124,9 +122,7 @@ func TestCustomerMovingToAnotherNode(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		a, b := twoNodes(t, db, url)
-		m := a.master()
-		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, tech := a.technician(m, g, "ola@example.com")
+		_, _, tech := a.groupWithTechnician("ola@example.com")
 		sid, secret := a.activePrivate(tech)
 		id := itoa(sid)
 		state := func() string {
@@ -201,9 +197,7 @@ func TestBinaryFramesCrossNodes(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		a, b := twoNodes(t, db, url)
-		m := a.master()
-		g := itoa(a.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, tech := a.technician(m, g, "una@example.com")
+		_, _, tech := a.groupWithTechnician("una@example.com")
 		sid, secret := a.activePrivate(tech)
 		id := itoa(sid)
 		cust := a.dial("/api/v1/relay/customer?resume_after=0", secret)

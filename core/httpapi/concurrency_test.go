@@ -19,9 +19,7 @@ func TestTransitionsAndChatDoNotDeadlock(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db)
-		m := e.master()
-		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, tech := e.technician(m, g, "dee@example.com")
+		_, _, tech := e.groupWithTechnician("dee@example.com")
 		id, _ := e.activePrivate(tech)
 		const n = 40
 		var wg sync.WaitGroup

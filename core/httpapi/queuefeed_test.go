@@ -13,9 +13,7 @@ import (
 func TestLiveQueue(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db)
-		m := e.master()
-		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, ann := e.technician(m, g, "ann@example.com")
+		m, g, ann := e.groupWithTechnician("ann@example.com")
 		_, bob := e.technician(m, g, "bob@example.com")
 		ch := e.firstChannel(m)
 		e.do("PUT", "/api/v1/channels/"+ch+"/groups/"+g, m, nil)

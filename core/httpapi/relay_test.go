@@ -76,9 +76,7 @@ func message(kind, body string) func(map[string]any) bool {
 func TestRelayThroughTheHub(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db)
-		m := e.master()
-		g := itoa(e.create(m, "/api/v1/tech-groups", map[string]any{"name": "G"}))
-		_, tech := e.technician(m, g, "tina@example.com")
+		m, g, tech := e.groupWithTechnician("tina@example.com")
 		sid, secret := e.activePrivate(tech)
 		id := itoa(sid)
 
@@ -247,6 +245,17 @@ func TestRelayFramesAreActivity(t *testing.T) {
 			}
 		}
 	})
+}
+
+// groupWithTechnician signs the master in and adds a technician group "G"
+// with one technician: the master's token, the group's id and the
+// technician's token.
+func (e *env) groupWithTechnician(email string) (master, group, tech string) {
+	e.t.Helper()
+	master = e.master()
+	group = itoa(e.create(master, "/api/v1/tech-groups", map[string]any{"name": "G"}))
+	_, tech = e.technician(master, group, email)
+	return master, group, tech
 }
 
 // activePrivate opens a private session as tech, joins it as the customer
