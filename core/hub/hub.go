@@ -193,6 +193,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	if err := h.startPlugins(ctx, cfg, rlog); err != nil {
+		if h.cluster != nil {
+			h.cluster.Close()
+		}
 		return nil, err
 	}
 	apiHandler := h.API.Handler(cfg.Registry)
