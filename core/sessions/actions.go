@@ -24,7 +24,8 @@ type Presence interface {
 }
 
 // activeStates hold a technician's attention: they count against the
-// maximum of SESS-16.
+// maximum of SESS-16. On PostgreSQL, tether_active_sessions (migration 15)
+// names them too (TestActiveStatesCounted).
 var activeStates = []session.State{session.Active, session.OnHold, session.Rebooting, session.Reconnecting}
 
 // ActiveCount counts the sessions a technician works on now.
@@ -163,8 +164,8 @@ func (s *Service) pickUp(ctx context.Context, t technician, id int64, event, how
 // claim is a change's claim on one of a technician's places (SESS-16): it
 // is saved only while the technician has fewer than max sessions active.
 // The count and the save are atomic: on SQLite the write transaction is
-// serial; on PostgreSQL the count (tether_active_sessions, migration 14)
-// first takes a lock on the technician held until the change commits.
+// serial; on PostgreSQL the count (tether_active_sessions, migrations 14 and
+// 15) first takes a lock on the technician held until the change commits.
 type claim struct {
 	technician int64
 	max        int

@@ -220,7 +220,7 @@ func (s *Service) statementOf(r *row, w writes, insert bool) (string, []any, []s
 		// the statement that takes it; a full technician, like a lost
 		// race, writes nothing, and the locked path says which it was.
 		if w.claim != nil {
-			q.WriteString(` AND tether_active_sessions(?, ` + activeArray + `) < ?`)
+			q.WriteString(` AND tether_active_sessions(?) < ?`)
 			args = append(args, w.claim.technician, w.claim.max)
 		}
 		q.WriteString(` RETURNING id, version, transmitted, tools_used)`)

@@ -26,7 +26,6 @@ func (r *row) values() []any {
 
 var (
 	pending        = quotedStates(session.Pending)
-	activeArray    = `ARRAY[` + quotedStates(activeStates...) + `]`
 	sessionColumns = store.Columns((*row)(nil), "")
 )
 
@@ -52,13 +51,22 @@ var (
 	insertSession = store.NewStatement(`INSERT INTO sessions (` + strings.Join(rowColumns, ", ") +
 		`, version, created_at) VALUES (` + store.Placeholders(len(rowColumns)+2) + `) RETURNING id`)
 
-	// countActive counts the sessions a technician works on now (activeStates).
-	countActive = store.NewStatement(`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (` +
-		quotedStates(activeStates...) + `)`)
+	// countActive counts the sessions a technician works on now
+	// (activeStates). On PostgreSQL it counts each state apart: an
+	// equality on both columns of the (technician_id, state) index is
+	// always a condition of the index scan, where the generic plan of a
+	// prepared `state IN (...)` may read every session the technician ever
+	// had and filter the states afterwards (migration 15). SQLite's plan
+	// for the list probes the index once per state.
+	countActive = store.NewStatementPG(
+		`SELECT count(*) FROM sessions WHERE technician_id = ? AND state IN (`+quotedStates(activeStates...)+`)`,
+		`SELECT sum(c.n)::bigint FROM unnest(ARRAY[`+quotedStates(activeStates...)+`]::text[]) AS a(state), `+
+			`LATERAL (SELECT count(*) AS n FROM sessions WHERE technician_id = ? AND state = a.state) c`)
 
 	// lockActive is countActive in a transaction that, on PostgreSQL, then
 	// holds the technician's capacity lock until it ends (claim.check).
-	lockActive = store.NewStatementPG(countActive.String(), `SELECT tether_active_sessions(?, `+activeArray+`)`)
+	// tether_active_sessions (migration 15) names activeStates itself.
+	lockActive = store.NewStatementPG(countActive.String(), `SELECT tether_active_sessions(?)`)
 
 	// sessionWithRoute is sessionByID with the route rules gave the
 	// session, for dispatching; the route's columns are NULL when it has

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 
+	"github.com/tetherhq/tether/core/session"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -118,4 +120,61 @@ func normal(r row) row {
 		}
 	}
 	return r
+}
+
+// TestActiveStatesCounted puts one session of a technician in each state and
+// counts the technician's active sessions the three ways a change does:
+// countActive, lockActive in a transaction, and the claim of a pick-up's one
+// statement on PostgreSQL. All must find activeStates and only those: the
+// PostgreSQL function names the states in its own text (migration 15).
+func TestActiveStatesCounted(t *testing.T) {
+	all := []session.State{session.Pending, session.Connecting, session.Waiting, session.Active, session.OnHold,
+		session.Transferring, session.Rebooting, session.Reconnecting, session.Closed, session.TimedOut}
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+		var tech int64
+		if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('technician', 'Tech', ?, ?) RETURNING id`,
+			now, now).Scan(ctx, &tech); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range all {
+			r := row{Kind: "private", State: string(st), TechnicianID: &tech, Aggregate: `{}`, Version: 1, CreatedAt: now, UpdatedAt: now}
+			var id int64
+			if err := insertSession.Scan(ctx, db, &id, append(r.values(), r.Version, r.CreatedAt)...); err != nil {
+				t.Fatalf("%s: %v", st, err)
+			}
+		}
+		want := len(activeStates)
+		var n int
+		if err := countActive.Scan(ctx, db, &n, tech); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("countActive = %d, want %d (%v)", n, want, activeStates)
+		}
+		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			return lockActive.Scan(ctx, tx, &n, tech)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("lockActive = %d, want %d (%v)", n, want, activeStates)
+		}
+		if db.Dialect().Name() != dialect.PG {
+			return
+		}
+		// The claim's condition, as the pick-up statement writes it, holds
+		// below the count and fails at it.
+		for _, max := range []int{want, want + 1} {
+			var ok bool
+			if err := db.NewRaw(`SELECT tether_active_sessions(?) < ?`, tech, max).Scan(ctx, &ok); err != nil {
+				t.Fatal(err)
+			}
+			if ok != (max > want) {
+				t.Errorf("tether_active_sessions(tech) < %d = %v with %d active", max, ok, want)
+			}
+		}
+	})
 }
