@@ -125,6 +125,9 @@ type messageRow struct {
 	Body       string    `bun:"body,notnull"`
 	Payload    string    `bun:"payload,notnull"`
 	CreatedAt  time.Time `bun:"created_at,notnull"`
+	// ClientMsgID is also in the payload; the column (migration 16) is
+	// what a re-send is looked up by. NULL without one.
+	ClientMsgID *string `bun:"client_msg_id"`
 }
 
 // payloadMeta are the payload keys the log itself writes.
@@ -281,18 +284,19 @@ func (l *Log) appendOne(ctx context.Context, db *bun.DB, m Message) (_ Message, 
 	if !ok {
 		return m, false, nil
 	}
-	text := `WITH m AS (INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
-	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz
+	text := `WITH m AS (INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at, client_msg_id)
+	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz, ?::text
 	FROM session_messages WHERE session_id = ?`
-	args := []any{m.SessionID, string(m.Kind), string(m.SenderKind), m.SenderID, string(m.Audience), m.Body, string(m.Payload), m.CreatedAt, m.SessionID}
+	args := []any{m.SessionID, string(m.Kind), string(m.SenderKind), m.SenderID, string(m.Audience), m.Body, string(m.Payload), m.CreatedAt,
+		clientMsgID(m), m.SessionID}
 	if m.ClientMsgID != "" {
-		// findClientMsg's search of the log, as a condition: a payload
-		// that may hold the same client_msg_id sends the message to the
-		// transaction path, which tells.
-		text += ` HAVING NOT EXISTS (SELECT 1 FROM session_messages d WHERE d.session_id = ?
+		// findClientMsg's search of the log, as a condition: a message
+		// of the same sender with the same client_msg_id sends this one
+		// to the transaction path, which tells.
+		text += ` HAVING NOT EXISTS (SELECT 1 FROM session_messages d WHERE d.session_id = ? AND d.client_msg_id = ?::text
 		AND d.seq > (SELECT COALESCE(MAX(seq), 0) FROM session_messages WHERE session_id = ?) - ?
-		AND d.sender_kind = ?::text AND d.sender_id = ?::bigint AND d.payload LIKE ?::text ESCAPE '!')`
-		args = append(args, m.SessionID, m.SessionID, DedupWindow, string(m.SenderKind), m.SenderID, clientMsgPattern(m.ClientMsgID))
+		AND d.sender_kind = ?::text AND d.sender_id = ?::bigint)`
+		args = append(args, m.SessionID, m.ClientMsgID, m.SessionID, DedupWindow, string(m.SenderKind), m.SenderID)
 	}
 	text += ` ON CONFLICT (session_id, seq) DO NOTHING RETURNING session_id, seq), e AS (` + member + `) SELECT m.seq FROM m`
 	args = append(args, eventArgs...)
@@ -390,7 +394,7 @@ func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
 	for range maxSeqAttempts {
 		var seq int64
 		err := insertNextMessage.Scan(ctx, tx, &seq,
-			m.SessionID, m.Kind, m.SenderKind, m.SenderID, m.Audience, m.Body, string(m.Payload), m.CreatedAt, m.SessionID)
+			m.SessionID, m.Kind, m.SenderKind, m.SenderID, m.Audience, m.Body, string(m.Payload), m.CreatedAt, clientMsgID(m), m.SessionID)
 		if err == nil {
 			return seq, nil
 		}
@@ -404,13 +408,21 @@ func insertNext(ctx context.Context, tx bun.Tx, m Message) (int64, error) {
 // insertNextMessage is insertNext's statement. PostgreSQL types its select
 // list's parameters from the target columns only through the casts.
 var insertNextMessage = store.NewStatementPG(`INSERT INTO session_messages
-	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
-	SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM session_messages WHERE session_id = ?
+	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at, client_msg_id)
+	SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM session_messages WHERE session_id = ?
 	ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`, `INSERT INTO session_messages
-	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
-	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz
+	(session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at, client_msg_id)
+	SELECT ?::bigint, COALESCE(MAX(seq), 0) + 1, ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::timestamptz, ?::text
 	FROM session_messages WHERE session_id = ?
 	ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq`)
+
+// clientMsgID is m's client_msg_id for its column: NULL without one.
+func clientMsgID(m Message) *string {
+	if m.ClientMsgID == "" {
+		return nil
+	}
+	return &m.ClientMsgID
+}
 
 // errDuplicate rolls back an append whose client_msg_id was already stored.
 var errDuplicate = errors.New("duplicate client_msg_id")
@@ -418,10 +430,8 @@ var errDuplicate = errors.New("duplicate client_msg_id")
 // findClientMsg looks, once m is inserted at m.Seq, for an earlier message of
 // the same sender with the same client_msg_id among the session's last
 // DedupWindow messages. The in-memory index answers when it saw every one of
-// them committed (one node, the usual case); otherwise the log is searched:
-// a range of the primary key, and since payloads are written by withFields
-// (sorted keys, no spaces) the key appears verbatim for LIKE to narrow the
-// rows; the decoded payload confirms.
+// them committed (one node, the usual case); otherwise the log is searched
+// by the client_msg_id column's index (migration 16).
 func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message, bool, error) {
 	key := idKey{sender: m.SenderKind, senderID: m.SenderID, id: m.ClientMsgID}
 	if seq, known := l.ids.lookup(m.SessionID, key, m.Seq-1); known {
@@ -434,30 +444,19 @@ func (l *Log) findClientMsg(ctx context.Context, tx bun.Tx, m Message) (Message,
 		}
 		return l.fromRow(r), true, nil
 	}
-	pattern := clientMsgPattern(m.ClientMsgID)
-	var rows []messageRow
-	err := tx.NewSelect().Model(&rows).
-		Where("session_id = ?", m.SessionID).Where("seq > ?", m.Seq-1-DedupWindow).Where("seq < ?", m.Seq).
+	var r messageRow
+	err := tx.NewSelect().Model(&r).
+		Where("session_id = ?", m.SessionID).Where("client_msg_id = ?", m.ClientMsgID).
+		Where("seq > ?", m.Seq-1-DedupWindow).Where("seq < ?", m.Seq).
 		Where("sender_kind = ?", m.SenderKind).Where("sender_id = ?", m.SenderID).
-		Where("payload LIKE ? ESCAPE '!'", pattern).OrderExpr("seq ASC").Scan(ctx)
+		OrderExpr("seq ASC").Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, false, nil
+	}
 	if err != nil {
 		return Message{}, false, fmt.Errorf("look up client_msg_id: %w", err)
 	}
-	for _, r := range rows {
-		if got := l.fromRow(r); got.ClientMsgID == m.ClientMsgID {
-			return got, true, nil
-		}
-	}
-	return Message{}, false, nil
-}
-
-var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-
-// clientMsgPattern is a LIKE pattern (escape '!') that every payload
-// holding the client_msg_id id matches.
-func clientMsgPattern(id string) string {
-	raw, _ := json.Marshal(id)
-	return "%" + likeEscaper.Replace(`"client_msg_id":`+string(raw)) + "%"
+	return l.fromRow(r), true, nil
 }
 
 // After returns up to limit messages of the session with seq > afterSeq that

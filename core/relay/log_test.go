@@ -7,11 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/tetherhq/tether/core/fault"
 	"github.com/tetherhq/tether/core/org"
+	"github.com/tetherhq/tether/core/store"
 	"github.com/tetherhq/tether/core/store/storetest"
 )
 
@@ -273,6 +275,47 @@ func TestChatEnabled(t *testing.T) {
 			if got, err := log.ChatEnabled(ctx, sid, mode); err != nil || got != on {
 				t.Fatalf("after toggle, %s: %v %v", mode, got, err)
 			}
+		}
+	})
+}
+
+// TestClientMsgIDMigration: messages stored before migration 16 kept their
+// client_msg_id only in the payload. The migration copies it into the
+// column, so that a re-send after the upgrade still finds the first one.
+func TestClientMsgIDMigration(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		storetest.MigrateBefore(t, db, "20261125000016")
+		sid := insertSession(t, db, 0)
+		at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+		for i, payload := range []string{`{"client_msg_id":"c-1"}`, `{}`, `{"client_msg_id":"t-1","x":1}`} {
+			sender := SenderCustomer
+			if i == 2 {
+				sender = SenderTechnician
+			}
+			if _, err := db.NewRaw(`INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+VALUES (?, ?, 'chat', ?, 0, 'all', 'text', ?, ?)`, sid, i+1, sender, payload, at).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := store.MigrateUp(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		if err := db.NewRaw(`SELECT COALESCE(client_msg_id, 'NULL') FROM session_messages WHERE session_id = ? ORDER BY seq`, sid).Scan(ctx, &ids); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ids); got != "[c-1 NULL t-1]" {
+			t.Fatalf("client_msg_id after the migration: %s", got)
+		}
+		log := NewLog(db, testOutbox, nil)
+		again, err := log.Append(ctx, db, Message{SessionID: sid, Kind: KindChat, SenderKind: SenderCustomer, Body: "text", ClientMsgID: "c-1"})
+		if err != nil || again.Seq != 1 {
+			t.Fatalf("re-sent after the upgrade: %+v %v", again, err)
+		}
+		next, err := log.Append(ctx, db, Message{SessionID: sid, Kind: KindChat, SenderKind: SenderCustomer, Body: "new", ClientMsgID: "c-2"})
+		if err != nil || next.Seq != 4 {
+			t.Fatalf("a new message after the upgrade: %+v %v", next, err)
 		}
 	})
 }

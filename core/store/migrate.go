@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io/fs"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
@@ -31,6 +32,16 @@ func dialectTemplate(db *bun.DB) templateData {
 // test that runs them with a migrator of its own.
 func TemplateData(db *bun.DB) any { return dialectTemplate(db) }
 
+// The tables bun's migrator keeps its record and its lock in.
+const (
+	MigrationsTable     = "tether_migrations"
+	MigrationLocksTable = "tether_migration_locks"
+)
+
+// MigrationFiles are the migration files, for a test that runs some of them
+// with a migrator of its own.
+func MigrationFiles() fs.FS { return subFS() }
+
 // Migrator returns bun's migrator loaded with Tether's migrations.
 func Migrator(db *bun.DB) (*migrate.Migrator, error) {
 	ms := migrate.NewMigrations()
@@ -40,8 +51,8 @@ func Migrator(db *bun.DB) (*migrate.Migrator, error) {
 	return migrate.NewMigrator(db, ms,
 		migrate.WithTemplateData(dialectTemplate(db)),
 		migrate.WithMarkAppliedOnSuccess(true),
-		migrate.WithTableName("tether_migrations"),
-		migrate.WithLocksTableName("tether_migration_locks"),
+		migrate.WithTableName(MigrationsTable),
+		migrate.WithLocksTableName(MigrationLocksTable),
 	), nil
 }
 

@@ -2,13 +2,9 @@ package delivery
 
 import (
 	"context"
-	"io/fs"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/tetherhq/tether/core/store"
 	"github.com/tetherhq/tether/core/store/storetest"
@@ -16,23 +12,6 @@ import (
 
 // blockedMigration is the migration that adds the blocked state.
 const blockedMigration = "20261125000012"
-
-// withoutMigration hides one migration's files.
-type withoutMigration struct {
-	fs.FS
-	prefix string
-}
-
-func (w withoutMigration) ReadDir(name string) ([]fs.DirEntry, error) {
-	all, err := fs.ReadDir(w.FS, name)
-	var out []fs.DirEntry
-	for _, e := range all {
-		if !strings.HasPrefix(e.Name(), w.prefix) {
-			out = append(out, e)
-		}
-	}
-	return out, err
-}
 
 // TestMigrationBlocksQueuedDeliveries runs the blocked migration over rows
 // queued under the old rule (every unfinished delivery pending): the later
@@ -42,19 +21,7 @@ func (w withoutMigration) ReadDir(name string) ([]fs.DirEntry, error) {
 func TestMigrationBlocksQueuedDeliveries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		if _, err := store.MigrateDown(ctx, db); err != nil {
-			t.Fatal(err)
-		}
-		// Migrate up to the one before, as a hub of the previous version.
-		ms := migrate.NewMigrations()
-		if err := ms.Discover(withoutMigration{os.DirFS("../../store/migrations"), blockedMigration}); err != nil {
-			t.Fatal(err)
-		}
-		old := migrate.NewMigrator(db, ms, migrate.WithTemplateData(store.TemplateData(db)), migrate.WithMarkAppliedOnSuccess(true),
-			migrate.WithTableName("tether_migrations"), migrate.WithLocksTableName("tether_migration_locks"))
-		if _, err := old.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MigrateBefore(t, db, blockedMigration)
 
 		insertRow(t, db, "survey", 4, 10, Pending, t0)
 		for _, r := range []struct {
