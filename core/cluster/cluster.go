@@ -58,7 +58,21 @@ type Config struct {
 	// BinaryWait is how long a file chunk waits for another node's socket
 	// to take it; 0 means 5 seconds, the relay's slow-consumer wait.
 	BinaryWait time.Duration
+	// BinaryPendingFrames and BinaryPendingBytes bound the binary frames
+	// that may wait on this node for one session side's sockets (0: 256
+	// frames, 16 MiB). Past either, NATS drops frames for that side, and
+	// the node drops that side's sockets (Handlers.BinaryLost) rather than
+	// let a screen stream go on with a gap: they resume, as a local
+	// receiver too slow for the relay's own queue does.
+	BinaryPendingFrames int
+	BinaryPendingBytes  int
 }
+
+// The defaults of Config.BinaryPendingFrames and BinaryPendingBytes.
+const (
+	DefaultBinaryPendingFrames = 256
+	DefaultBinaryPendingBytes  = 16 << 20
+)
 
 // Handlers is what a node does with what the others send.
 type Handlers struct {
@@ -72,6 +86,9 @@ type Handlers struct {
 	// Binary hands another node's binary frame to this node's sockets of
 	// the session's side to, and reports whether one took it.
 	Binary func(sessionID int64, to relay.SenderKind, frame []byte) bool
+	// BinaryLost drops this node's sockets of the session's side, for
+	// which NATS dropped binary frames (see Config.BinaryPendingFrames).
+	BinaryLost func(sessionID int64, side relay.SenderKind)
 }
 
 // Node is this hub node's connection to the others.
@@ -81,8 +98,9 @@ type Node struct {
 	log     hclog.Logger
 	h       Handlers
 
-	sent, received, dropped atomic.Int64
-	wait                    time.Duration // how long a file chunk waits for a node to take it
+	sent, received, dropped, binaryLost atomic.Int64
+	wait                                time.Duration // how long a file chunk waits for a node to take it
+	pendingFrames, pendingBytes         int           // bound each binary subscription
 
 	mu      sync.Mutex
 	watched map[string]*nats.Subscription // binary subjects subscribed, by subject
@@ -117,9 +135,16 @@ func Join(cfg Config, h Handlers) (*Node, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	n := &Node{subject: cfg.Subject, log: cfg.Log, h: h, watched: map[string]*nats.Subscription{}, wait: cfg.BinaryWait}
+	n := &Node{subject: cfg.Subject, log: cfg.Log, h: h, watched: map[string]*nats.Subscription{}, wait: cfg.BinaryWait,
+		pendingFrames: cfg.BinaryPendingFrames, pendingBytes: cfg.BinaryPendingBytes}
 	if n.wait <= 0 {
 		n.wait = 5 * time.Second
+	}
+	if n.pendingFrames <= 0 {
+		n.pendingFrames = DefaultBinaryPendingFrames
+	}
+	if n.pendingBytes <= 0 {
+		n.pendingBytes = DefaultBinaryPendingBytes
 	}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),
@@ -141,7 +166,18 @@ func Join(cfg Config, h Handlers) (*Node, error) {
 			n.log.Info("reconnected to NATS; waking every socket to catch up", "server", nc.ConnectedUrlRedacted())
 			n.resync()
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				if sessionID, side, ok := n.binaryOf(sub.Subject); ok {
+					n.binaryLost.Add(1)
+					n.log.Warn("NATS dropped binary frames for this node; dropping the receiving sockets so they resume",
+						"session", sessionID, "side", side)
+					if n.h.BinaryLost != nil {
+						n.h.BinaryLost(sessionID, side)
+					}
+					return
+				}
+			}
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				n.dropped.Add(1)
 				n.log.Warn("NATS dropped wake-ups for this node; waking every socket to catch up")
@@ -219,6 +255,24 @@ func (n *Node) binarySubject(sessionID int64, side relay.SenderKind) string {
 	return n.subject + ".bin." + strconv.FormatInt(sessionID, 10) + "." + string(side)
 }
 
+// binaryOf is the session and side of a binary subject; ok is false for
+// any other subject.
+func (n *Node) binaryOf(subject string) (sessionID int64, side relay.SenderKind, ok bool) {
+	rest, ok := strings.CutPrefix(subject, n.subject+".bin.")
+	if !ok {
+		return 0, "", false
+	}
+	id, kind, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, "", false
+	}
+	sessionID, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return sessionID, relay.SenderKind(kind), true
+}
+
 // Watch subscribes to the binary frames for this node's sockets of the
 // session's side.
 func (n *Node) Watch(sessionID int64, side relay.SenderKind) {
@@ -240,6 +294,9 @@ func (n *Node) Watch(sessionID int64, side relay.SenderKind) {
 	if err != nil {
 		n.log.Warn("subscribe to binary frames", "subject", subject, "error", err)
 		return
+	}
+	if err := sub.SetPendingLimits(n.pendingFrames, n.pendingBytes); err != nil {
+		n.log.Warn("bound the binary frames waiting", "subject", subject, "error", err)
 	}
 	n.watched[subject] = sub
 	n.watches.Add(1)
@@ -334,6 +391,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 		counter("tether_cluster_messages_sent_total", "Wake-ups this hub node sent to the others over NATS.", &n.sent),
 		counter("tether_cluster_messages_received_total", "Wake-ups this hub node received from the others over NATS.", &n.received),
 		counter("tether_cluster_slow_consumer_total", "Times NATS dropped wake-ups for this hub node because it fell behind (each wakes every socket).", &n.dropped),
+		counter("tether_cluster_binary_lost_total", "Times NATS dropped binary frames for a session side's sockets on this hub node (each drops those sockets, which resume).", &n.binaryLost),
 	}
 }
 

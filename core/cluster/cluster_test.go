@@ -4,8 +4,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tetherhq/tether/core/cluster"
 	"github.com/tetherhq/tether/core/cluster/clustertest"
@@ -202,4 +205,91 @@ func BenchmarkWatchMemory(b *testing.B) {
 		}
 		n.Close()
 	}
+}
+
+// TestLostBinaryFramesDropTheSide: a session side whose sockets on this
+// node take no binary frames (a technician's screen viewer stalled) has at
+// most the configured frames waiting; past that NATS drops frames for it,
+// and the node drops that side's sockets, so that they resume instead of
+// showing the stream with a gap. The other nodes' wake-ups are not
+// affected: nothing is resynced, and the lost side is counted.
+func TestLostBinaryFramesDropTheSide(t *testing.T) {
+	url, subject := clustertest.URL(t), clustertest.Subject(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	type side struct {
+		session int64
+		kind    relay.SenderKind
+	}
+	lost := make(chan side, 10)
+	var resyncs, delivered atomic.Int64
+	a, err := cluster.Join(cluster.Config{URL: url, Subject: subject, Name: t.Name(), BinaryPendingFrames: 4, BinaryPendingBytes: 1 << 20},
+		cluster.Handlers{
+			Wake:         func(relay.Wake) {},
+			QueueChanged: func() {},
+			Resync:       func() { resyncs.Add(1) },
+			Binary: func(int64, relay.SenderKind, []byte) bool {
+				<-release // the receiving socket's queue stays full
+				delivered.Add(1)
+				return true
+			},
+			BinaryLost: func(session int64, kind relay.SenderKind) { lost <- side{session, kind} },
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	a.Watch(7, relay.SenderTechnician)
+	a.Sync()
+	b := join(t, url, subject, newRecorder())
+	frame := make([]byte, 1000)
+	for range 50 {
+		if !b.Send(t.Context(), 7, relay.SenderTechnician, frame, false) {
+			t.Fatal("send refused")
+		}
+	}
+	select {
+	case got := <-lost:
+		if got != (side{7, relay.SenderTechnician}) {
+			t.Fatalf("BinaryLost(%d, %s), want session 7's technicians", got.session, got.kind)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("50 frames for a stalled side of at most 4 waiting, and no side dropped")
+	}
+	releaseOnce.Do(func() { close(release) })
+	if n := resyncs.Load(); n != 0 {
+		t.Errorf("lost binary frames resynced everything %d times", n)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.Collectors()...)
+	if got := counterValue(t, reg, "tether_cluster_binary_lost_total"); got != 1 {
+		t.Errorf("tether_cluster_binary_lost_total = %v, want 1", got)
+	}
+	if got := counterValue(t, reg, "tether_cluster_slow_consumer_total"); got != 0 {
+		t.Errorf("tether_cluster_slow_consumer_total = %v, want 0", got)
+	}
+	// At most the bound waited: the one being handed over and 4 more.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) && delivered.Load() < 5 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := delivered.Load(); n > 5 {
+		t.Errorf("%d frames were delivered to the stalled side, want at most 5", n)
+	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

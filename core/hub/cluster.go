@@ -23,7 +23,8 @@ func (h *Hub) joinCluster(cfg Config) error {
 			h.Relay.Hub().WakeAll()
 			h.API.Feed.Changed()
 		},
-		Binary: h.Relay.DeliverRemote,
+		Binary:     h.Relay.DeliverRemote,
+		BinaryLost: h.Relay.DropRemoteSide,
 	})
 	if err != nil {
 		return err

@@ -789,6 +789,25 @@ func TestStalledWriteIsDropped(t *testing.T) {
 	}
 }
 
+// TestDropRemoteSide: frames another node relayed for this node's
+// technicians were lost on the way (core/cluster's bound on what waits);
+// the technicians' sockets are closed with 4003 to resume, the customer's
+// stays and goes on chatting.
+func TestDropRemoteSide(t *testing.T) {
+	h := newHarness(t, storetest.SQLite(t))
+	cust := h.customer(0)
+	tech := h.technician(h.owner, 0)
+	h.srv.DropRemoteSide(h.session, SenderTechnician)
+	if code := tech.closed(t); code != CloseTooSlow {
+		t.Fatalf("technician's socket closed with %d, want %d", code, CloseTooSlow)
+	}
+	cust.chat(t, "c", "still there?")
+	again := h.technician(h.owner, 0)
+	if m := again.expect(t, TypeMessage); m.Body != "still there?" {
+		t.Fatalf("after resuming: %+v", m)
+	}
+}
+
 func TestTransferredAwayTechnicianIsClosed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		h := newHarness(t, db)

@@ -160,6 +160,16 @@ func (s *Server) DeliverRemote(sessionID int64, to SenderKind, frame []byte) boo
 	return true
 }
 
+// DropRemoteSide drops this node's sockets of the session's side to, for
+// which binary frames from another node were lost on the way: like a
+// receiver too slow for its own queue, they are closed with 4003 and
+// resume, rather than show a screen stream with a gap.
+func (s *Server) DropRemoteSide(sessionID int64, to SenderKind) {
+	for _, c := range s.hub.side(sessionID, to) {
+		c.drop()
+	}
+}
+
 // reconnectingState is the state core/sessions names Reconnecting by.
 const reconnectingState = "reconnecting"
 
