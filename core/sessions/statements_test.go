@@ -2,9 +2,11 @@ package sessions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +177,101 @@ func TestActiveStatesCounted(t *testing.T) {
 			if ok != (max > want) {
 				t.Errorf("tether_active_sessions(tech) < %d = %v with %d active", max, ok, want)
 			}
+		}
+	})
+}
+
+// TestActiveCountSkipsEndedSessions: a technician with one active session
+// goes on to have 3,000 ended ones. Counting their active sessions must
+// not read the ended ones, whatever plan PostgreSQL made: generic plans are
+// forced, as a connection ends up with after a few runs (PL/pgSQL's too),
+// and made while the table was small and had no statistics. Such a plan
+// once read every session the technician ever had and filtered the states
+// afterwards. Measured in buffers touched (the function's inner query
+// counts towards its caller's); the ended sessions fill hundreds of pages.
+// SQLite's plan must search the index by both columns.
+func TestActiveCountSkipsEndedSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+		var tech int64
+		if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('technician', 'Tech', ?, ?) RETURNING id`,
+			now, now).Scan(ctx, &tech); err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect().Name() != dialect.PG {
+			rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+countActive.String(), tech)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if len(plan) != 1 || !strings.Contains(plan[0], "(technician_id=? AND state=?)") {
+				t.Fatalf("countActive's plan on SQLite: %q", plan)
+			}
+			return
+		}
+		insert := func(states string, n int) {
+			t.Helper()
+			if _, err := db.NewRaw(`INSERT INTO sessions (kind, state, technician_id, aggregate, created_at, updated_at)
+SELECT 'private', ?, ?, repeat('x', 600), ?, ? FROM generate_series(1, ?) AS i`, states, tech, now, now, n).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		insert("active", 1)
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `PREPARE count_active AS `+countActive.PostgresString()); err != nil {
+			t.Fatal(err)
+		}
+		// The plans are made now, while the technician has one session,
+		// and kept when the history grows: rows added do not make
+		// PostgreSQL plan again.
+		for _, q := range []string{fmt.Sprintf(`EXECUTE count_active(%d)`, tech), fmt.Sprintf(`SELECT tether_active_sessions(%d)`, tech)} {
+			var n int
+			if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("%s = %d, %v; want 1", q, n, err)
+			}
+		}
+		insert("closed", 3000)
+		for _, q := range []struct{ name, explain string }{
+			{"countActive", fmt.Sprintf(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE count_active(%d)`, tech)},
+			{"tether_active_sessions", fmt.Sprintf(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT tether_active_sessions(%d)`, tech)},
+		} {
+			var out string
+			if err := conn.QueryRowContext(ctx, q.explain).Scan(&out); err != nil {
+				t.Fatalf("%s: %v", q.name, err)
+			}
+			var plans []struct {
+				Plan struct {
+					SharedHit  int `json:"Shared Hit Blocks"`
+					SharedRead int `json:"Shared Read Blocks"`
+				} `json:"Plan"`
+			}
+			if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 {
+				t.Fatalf("%s: %v in %s", q.name, err, out)
+			}
+			if n := plans[0].Plan.SharedHit + plans[0].Plan.SharedRead; n > 60 {
+				t.Fatalf("%s touched %d buffers: it reads the technician's ended sessions\n%s", q.name, n, out)
+			}
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf(`EXECUTE count_active(%d)`, tech)).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("count = %d, %v; want 1", n, err)
 		}
 	})
 }

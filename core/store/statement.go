@@ -47,6 +47,9 @@ func NewStatementPG(text, pgText string) *Statement {
 // String is the statement's text with ? placeholders.
 func (s *Statement) String() string { return s.text }
 
+// PostgresString is the statement's PostgreSQL text, with $n parameters.
+func (s *Statement) PostgresString() string { return s.pg }
+
 // Exec runs the statement on db: a *bun.DB, a bun.Tx or a bun.Conn.
 func (s *Statement) Exec(ctx context.Context, db bun.IDB, args ...any) (sql.Result, error) {
 	if db.Dialect().Name() != dialect.PG {
