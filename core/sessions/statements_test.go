@@ -51,10 +51,7 @@ func TestRowRoundTrip(t *testing.T) {
 		now := time.Date(2026, 11, 26, 6, 0, 0, 654321000, time.UTC)
 		var nodes [4]int64
 		for i := range nodes {
-			if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('channel', ?, ?, ?) RETURNING id`,
-				fmt.Sprint("node ", i), now, now).Scan(ctx, &nodes[i]); err != nil {
-				t.Fatal(err)
-			}
+			nodes[i] = insertNode(t, db, "channel", fmt.Sprint("node ", i), now)
 		}
 		pin := "123456"
 		expires, ended := now.Add(time.Minute), now.Add(time.Hour)
@@ -135,11 +132,7 @@ func TestActiveStatesCounted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-		var tech int64
-		if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('technician', 'Tech', ?, ?) RETURNING id`,
-			now, now).Scan(ctx, &tech); err != nil {
-			t.Fatal(err)
-		}
+		tech := insertNode(t, db, "technician", "Tech", now)
 		for _, st := range all {
 			r := row{Kind: "private", State: string(st), TechnicianID: &tech, Aggregate: `{}`, Version: 1, CreatedAt: now, UpdatedAt: now}
 			var id int64
@@ -194,11 +187,7 @@ func TestActiveCountSkipsEndedSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-		var tech int64
-		if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES ('technician', 'Tech', ?, ?) RETURNING id`,
-			now, now).Scan(ctx, &tech); err != nil {
-			t.Fatal(err)
-		}
+		tech := insertNode(t, db, "technician", "Tech", now)
 		if db.Dialect().Name() != dialect.PG {
 			rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+countActive.String(), tech)
 			if err != nil {
@@ -274,4 +263,15 @@ SELECT 'private', ?, ?, repeat('x', 600), ?, ? FROM generate_series(1, ?) AS i`,
 			t.Fatalf("count = %d, %v; want 1", n, err)
 		}
 	})
+}
+
+// insertNode adds a unit of the organisation tree, as core/org would.
+func insertNode(t *testing.T, db *bun.DB, kind, name string, at time.Time) int64 {
+	t.Helper()
+	var id int64
+	if err := db.NewRaw(`INSERT INTO nodes (kind, name, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		kind, name, at, at).Scan(context.Background(), &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
