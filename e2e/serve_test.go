@@ -1,13 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tetherhq/tether/core/store"
 )
 
 // engines runs fn once on SQLite and once on PostgreSQL.
@@ -130,6 +136,44 @@ func TestMigrateStatusShowsAllApplied(t *testing.T) {
 		for _, l := range lines[1:] {
 			if !strings.HasSuffix(l, " applied") {
 				t.Errorf("not applied: %s", l)
+			}
+		}
+	})
+}
+
+// TestNewerDatabaseIsRefused: a database that a newer version of Tether
+// migrated (a node upgraded first, or a downgrade) holds a migration this
+// binary does not have. serve and migrate refuse it, naming the migration,
+// instead of serving a schema their statements may not fit.
+func TestNewerDatabaseIsRefused(t *testing.T) {
+	engines(t, func(t *testing.T, postgres bool) {
+		h := StartHub(t, Options{Postgres: postgres})
+		h.Stop()
+		ctx := context.Background()
+		env := []string{"TETHER_DATA_DIR=" + h.DataDir, "TETHER_ADDR=127.0.0.1:0"}
+		var db *bun.DB
+		var err error
+		if postgres {
+			env = append(env, "TETHER_DATABASE_URL="+h.DatabaseURL)
+			db, err = store.OpenPostgres(ctx, h.DatabaseURL)
+		} else {
+			db, err = store.OpenSQLite(ctx, filepath.Join(h.DataDir, "tether.db"))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.NewRaw(`INSERT INTO tether_migrations (name, group_id, migrated_at) VALUES ('20991231000000', 99, ?)`,
+			time.Now()).Exec(ctx)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"serve"}, {"migrate", "up"}} {
+			r := Tether(t, env, args...)
+			out := r.Stdout + r.Stderr
+			if r.Code == 0 || !strings.Contains(out, "the database was migrated by a newer version of Tether") ||
+				!strings.Contains(out, "20991231000000") {
+				t.Errorf("tether %s: exit %d\n%s", strings.Join(args, " "), r.Code, out)
 			}
 		}
 	})

@@ -79,7 +79,10 @@ given on the command line wins over the environment.`,
 				fmt.Fprintln(tw, "MIGRATION\tSTATUS")
 				for _, m := range ms {
 					state := "pending"
-					if m.Applied {
+					switch {
+					case m.Unknown:
+						state = "applied by a newer version of Tether"
+					case m.Applied:
 						state = "applied"
 					}
 					fmt.Fprintf(tw, "%s\t%s\n", m.Name, state)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -66,6 +67,13 @@ func notReady(ctx context.Context, db *bun.DB) string {
 	}
 	if !atHead {
 		return "database migrations pending: run tether migrate up"
+	}
+	unknown, err := store.Newer(ctx, db)
+	if err != nil {
+		return "cannot read migration state: " + err.Error()
+	}
+	if len(unknown) > 0 {
+		return "the database was migrated by a newer version of Tether (" + strings.Join(unknown, ", ") + "): run that version or a later one"
 	}
 	return ""
 }

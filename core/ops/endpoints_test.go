@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -44,6 +45,14 @@ func TestReadyz(t *testing.T) {
 		}
 		return db
 	}
+	newer := func(t *testing.T) *bun.DB {
+		db := storetest.SQLite(t)
+		if _, err := db.NewRaw(`INSERT INTO tether_migrations (name, group_id, migrated_at) VALUES ('20991231000000', 99, ?)`,
+			time.Now()).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
 	for _, tc := range []struct {
 		name       string
 		db         func(*testing.T) *bun.DB
@@ -54,6 +63,7 @@ func TestReadyz(t *testing.T) {
 		{"unmigrated", unmigrated, http.StatusServiceUnavailable, "unavailable"},
 		{"rolled back", partlyRolledBack, http.StatusServiceUnavailable, "unavailable"},
 		{"closed", closed, http.StatusServiceUnavailable, "unavailable"},
+		{"migrated by a newer version", newer, http.StatusServiceUnavailable, "unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()

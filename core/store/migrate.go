@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
@@ -84,6 +87,9 @@ func runLocked(ctx context.Context, db *bun.DB, what string, step func(*migrate.
 		return nil, fmt.Errorf("lock migrations: %w", err)
 	}
 	defer m.Unlock(ctx) //nolint:errcheck // nothing useful to do on a failed unlock
+	if err := refuseNewer(ctx, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	group, err := step(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -95,10 +101,67 @@ func runLocked(ctx context.Context, db *bun.DB, what string, step func(*migrate.
 	return names, nil
 }
 
-// MigrationStatus is one migration and whether it is applied.
+// Newer lists the migrations applied to db that this hub does not know, in
+// order: a newer version of Tether migrated the database. A hub must not
+// serve it, since its statements may rely on what those migrations changed.
+func Newer(ctx context.Context, db *bun.DB) ([]string, error) {
+	m, err := Migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	exists, err := tableExists(ctx, db, MigrationsTable)
+	if err != nil || !exists {
+		return nil, err
+	}
+	return newer(ctx, m)
+}
+
+func newer(ctx context.Context, m *migrate.Migrator) ([]string, error) {
+	known, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	applied, err := m.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("applied migrations: %w", err)
+	}
+	names := make(map[string]bool, len(known))
+	for _, mg := range known {
+		names[mg.Name] = true
+	}
+	var out []string
+	for _, mg := range applied {
+		if !names[mg.Name] {
+			out = append(out, mg.Name) // the record keeps no file name
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ErrNewerDatabase: the database was migrated by a newer version of Tether.
+var ErrNewerDatabase = errors.New("the database was migrated by a newer version of Tether")
+
+// refuseNewer fails with ErrNewerDatabase, naming the migrations, when a
+// newer version of Tether migrated the database.
+func refuseNewer(ctx context.Context, m *migrate.Migrator) error {
+	unknown, err := newer(ctx, m)
+	if err != nil {
+		return err
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w (migrations this version does not have: %s): run that version or a later one",
+			ErrNewerDatabase, strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// MigrationStatus is one migration and whether it is applied. Unknown
+// marks one applied by a newer version of Tether (see Newer).
 type MigrationStatus struct {
 	Name    string `json:"name"`
 	Applied bool   `json:"applied"`
+	Unknown bool   `json:"unknown,omitempty"`
 }
 
 // Status lists every known migration in order with its state.
@@ -117,6 +180,13 @@ func Status(ctx context.Context, db *bun.DB) ([]MigrationStatus, error) {
 	out := make([]MigrationStatus, 0, len(ms))
 	for _, mg := range ms {
 		out = append(out, MigrationStatus{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied()})
+	}
+	unknown, err := newer(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range unknown {
+		out = append(out, MigrationStatus{Name: name, Applied: true, Unknown: true})
 	}
 	return out, nil
 }

@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -55,4 +58,44 @@ func TestDescribeHidesPassword(t *testing.T) {
 	if got != "postgres://u@db:5432/x" {
 		t.Fatalf("Describe = %q", got)
 	}
+}
+
+// TestNewerDatabaseIsRefused: a migration applied by a newer version of
+// Tether is listed, and migrating either way refuses the database, naming
+// it, without touching what is applied.
+func TestNewerDatabaseIsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		if unknown, err := store.Newer(ctx, db); err != nil || len(unknown) != 0 {
+			t.Fatalf("a database this version migrated: newer %v, %v", unknown, err)
+		}
+		if _, err := db.NewRaw(`INSERT INTO tether_migrations (name, group_id, migrated_at) VALUES ('20991231000000', 99, ?)`,
+			time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		unknown, err := store.Newer(ctx, db)
+		if err != nil || len(unknown) != 1 || unknown[0] != "20991231000000" {
+			t.Fatalf("newer = %v, %v; want [20991231000000]", unknown, err)
+		}
+		for name, step := range map[string]func(context.Context, *bun.DB) ([]string, error){
+			"up": store.MigrateUp, "down": store.MigrateDown,
+		} {
+			if _, err := step(ctx, db); !errors.Is(err, store.ErrNewerDatabase) || !strings.Contains(err.Error(), "20991231000000") {
+				t.Errorf("migrate %s: %v, want ErrNewerDatabase naming the migration", name, err)
+			}
+		}
+		st, err := store.Status(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := st[len(st)-1]
+		if !last.Unknown || !last.Applied || last.Name != "20991231000000" {
+			t.Errorf("status ends with %+v", last)
+		}
+		for _, s := range st[:len(st)-1] {
+			if !s.Applied || s.Unknown {
+				t.Errorf("%+v after the refused migrate down", s)
+			}
+		}
+	})
 }
