@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -61,19 +60,15 @@ func notReady(ctx context.Context, db *bun.DB) string {
 	if err := db.PingContext(ctx); err != nil {
 		return "database unreachable: " + err.Error()
 	}
-	atHead, err := store.AtHead(ctx, db)
+	st, err := store.SchemaOf(ctx, db)
 	if err != nil {
 		return "cannot read migration state: " + err.Error()
 	}
-	if !atHead {
+	if len(st.Newer) > 0 {
+		return store.NewerError(st.Newer).Error()
+	}
+	if len(st.Pending) > 0 {
 		return "database migrations pending: run tether migrate up"
-	}
-	unknown, err := store.Newer(ctx, db)
-	if err != nil {
-		return "cannot read migration state: " + err.Error()
-	}
-	if len(unknown) > 0 {
-		return "the database was migrated by a newer version of Tether (" + strings.Join(unknown, ", ") + "): run that version or a later one"
 	}
 	return ""
 }

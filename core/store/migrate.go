@@ -45,11 +45,19 @@ const (
 // with a migrator of its own.
 func MigrationFiles() fs.FS { return subFS() }
 
-// Migrator returns bun's migrator loaded with Tether's migrations.
-func Migrator(db *bun.DB) (*migrate.Migrator, error) {
+func loadMigrations() (*migrate.Migrations, error) {
 	ms := migrate.NewMigrations()
 	if err := ms.Discover(subFS()); err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return ms, nil
+}
+
+// Migrator returns bun's migrator loaded with Tether's migrations.
+func Migrator(db *bun.DB) (*migrate.Migrator, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
 	}
 	return migrate.NewMigrator(db, ms,
 		migrate.WithTemplateData(dialectTemplate(db)),
@@ -101,63 +109,89 @@ func runLocked(ctx context.Context, db *bun.DB, what string, step func(*migrate.
 	return names, nil
 }
 
-// Newer lists the migrations applied to db that this hub does not know, in
-// order: a newer version of Tether migrated the database. A hub must not
-// serve it, since its statements may rely on what those migrations changed.
-func Newer(ctx context.Context, db *bun.DB) ([]string, error) {
-	m, err := Migrator(db)
-	if err != nil {
-		return nil, err
-	}
-	exists, err := tableExists(ctx, db, MigrationsTable)
-	if err != nil || !exists {
-		return nil, err
-	}
-	return newer(ctx, m)
+// Schema is how db's migrations compare with this hub's.
+type Schema struct {
+	// Pending are this hub's migrations not applied, in order (all of
+	// them on a database never migrated).
+	Pending []string
+	// Newer are migrations applied that this hub does not have: a newer
+	// version of Tether migrated the database, and this hub must not
+	// serve it, since its statements may not fit what they changed.
+	Newer []string
 }
 
-func newer(ctx context.Context, m *migrate.Migrator) ([]string, error) {
-	known, err := m.MigrationsWithStatus(ctx)
+// SchemaOf reads db's migration record once and compares it with this
+// hub's migrations; readiness uses it.
+func SchemaOf(ctx context.Context, db *bun.DB) (Schema, error) {
+	m, err := Migrator(db)
 	if err != nil {
-		return nil, fmt.Errorf("migration status: %w", err)
+		return Schema{}, err
 	}
-	applied, err := m.AppliedMigrations(ctx)
+	exists, err := tableExists(ctx, db, MigrationsTable)
 	if err != nil {
-		return nil, fmt.Errorf("applied migrations: %w", err)
+		return Schema{}, err
 	}
-	names := make(map[string]bool, len(known))
-	for _, mg := range known {
-		names[mg.Name] = true
-	}
-	var out []string
-	for _, mg := range applied {
-		if !names[mg.Name] {
-			out = append(out, mg.Name) // the record keeps no file name
+	var applied migrate.MigrationSlice
+	if exists {
+		if applied, err = m.AppliedMigrations(ctx); err != nil {
+			return Schema{}, fmt.Errorf("applied migrations: %w", err)
 		}
 	}
-	slices.Sort(out)
-	return out, nil
+	return compareSchema(applied)
+}
+
+func compareSchema(applied migrate.MigrationSlice) (Schema, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return Schema{}, err
+	}
+	done := make(map[string]bool, len(applied))
+	for _, mg := range applied {
+		done[mg.Name] = true
+	}
+	var st Schema
+	for _, mg := range ms.Sorted() {
+		if !done[mg.Name] {
+			st.Pending = append(st.Pending, mg.Name+"_"+mg.Comment)
+		}
+		delete(done, mg.Name)
+	}
+	for name := range done {
+		st.Newer = append(st.Newer, name) // the record keeps no file name
+	}
+	slices.Sort(st.Newer)
+	return st, nil
 }
 
 // ErrNewerDatabase: the database was migrated by a newer version of Tether.
 var ErrNewerDatabase = errors.New("the database was migrated by a newer version of Tether")
 
-// refuseNewer fails with ErrNewerDatabase, naming the migrations, when a
-// newer version of Tether migrated the database.
+// NewerError is ErrNewerDatabase naming the migrations this hub does not
+// have.
+func NewerError(newer []string) error {
+	return fmt.Errorf("%w (migrations this version does not have: %s): run that version or a later one",
+		ErrNewerDatabase, strings.Join(newer, ", "))
+}
+
+// refuseNewer fails with ErrNewerDatabase when a newer version of Tether
+// migrated the database m works on.
 func refuseNewer(ctx context.Context, m *migrate.Migrator) error {
-	unknown, err := newer(ctx, m)
+	applied, err := m.AppliedMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("applied migrations: %w", err)
+	}
+	st, err := compareSchema(applied)
 	if err != nil {
 		return err
 	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("%w (migrations this version does not have: %s): run that version or a later one",
-			ErrNewerDatabase, strings.Join(unknown, ", "))
+	if len(st.Newer) > 0 {
+		return NewerError(st.Newer)
 	}
 	return nil
 }
 
 // MigrationStatus is one migration and whether it is applied. Unknown
-// marks one applied by a newer version of Tether (see Newer).
+// marks one applied by a newer version of Tether (see Schema.Newer).
 type MigrationStatus struct {
 	Name    string `json:"name"`
 	Applied bool   `json:"applied"`
@@ -181,36 +215,20 @@ func Status(ctx context.Context, db *bun.DB) ([]MigrationStatus, error) {
 	for _, mg := range ms {
 		out = append(out, MigrationStatus{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied()})
 	}
-	unknown, err := newer(ctx, m)
+	st, err := SchemaOf(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range unknown {
+	for _, name := range st.Newer {
 		out = append(out, MigrationStatus{Name: name, Applied: true, Unknown: true})
 	}
 	return out, nil
 }
 
-// AtHead reports whether every known migration is applied; readiness uses it.
+// AtHead reports whether every known migration is applied.
 func AtHead(ctx context.Context, db *bun.DB) (bool, error) {
-	m, err := Migrator(db)
-	if err != nil {
-		return false, err
-	}
-	exists, err := tableExists(ctx, db, "tether_migrations")
-	if err != nil || !exists {
-		return false, err
-	}
-	ms, err := m.MigrationsWithStatus(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, mg := range ms {
-		if !mg.IsApplied() {
-			return false, nil
-		}
-	}
-	return true, nil
+	st, err := SchemaOf(ctx, db)
+	return err == nil && len(st.Pending) == 0, err
 }
 
 func tableExists(ctx context.Context, db *bun.DB, name string) (bool, error) {

@@ -66,16 +66,16 @@ func TestDescribeHidesPassword(t *testing.T) {
 func TestNewerDatabaseIsRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		if unknown, err := store.Newer(ctx, db); err != nil || len(unknown) != 0 {
-			t.Fatalf("a database this version migrated: newer %v, %v", unknown, err)
+		if st, err := store.SchemaOf(ctx, db); err != nil || len(st.Newer) != 0 || len(st.Pending) != 0 {
+			t.Fatalf("a database this version migrated: %+v, %v", st, err)
 		}
 		if _, err := db.NewRaw(`INSERT INTO tether_migrations (name, group_id, migrated_at) VALUES ('20991231000000', 99, ?)`,
 			time.Now()).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		unknown, err := store.Newer(ctx, db)
-		if err != nil || len(unknown) != 1 || unknown[0] != "20991231000000" {
-			t.Fatalf("newer = %v, %v; want [20991231000000]", unknown, err)
+		st, err := store.SchemaOf(ctx, db)
+		if err != nil || len(st.Newer) != 1 || st.Newer[0] != "20991231000000" || len(st.Pending) != 0 {
+			t.Fatalf("schema = %+v, %v; want newer [20991231000000] and nothing pending", st, err)
 		}
 		for name, step := range map[string]func(context.Context, *bun.DB) ([]string, error){
 			"up": store.MigrateUp, "down": store.MigrateDown,
@@ -84,15 +84,15 @@ func TestNewerDatabaseIsRefused(t *testing.T) {
 				t.Errorf("migrate %s: %v, want ErrNewerDatabase naming the migration", name, err)
 			}
 		}
-		st, err := store.Status(ctx, db)
+		status, err := store.Status(ctx, db)
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := st[len(st)-1]
+		last := status[len(status)-1]
 		if !last.Unknown || !last.Applied || last.Name != "20991231000000" {
 			t.Errorf("status ends with %+v", last)
 		}
-		for _, s := range st[:len(st)-1] {
+		for _, s := range status[:len(status)-1] {
 			if !s.Applied || s.Unknown {
 				t.Errorf("%+v after the refused migrate down", s)
 			}
