@@ -1,6 +1,8 @@
 package cluster_test
 
 import (
+	"encoding/json"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -88,7 +90,9 @@ func TestWakesReachTheOtherNodes(t *testing.T) {
 	sent := []relay.Wake{
 		{Kind: relay.WakeNotify, SessionID: 7},
 		{Kind: relay.WakeState, SessionID: 7, State: "on_hold"},
-		{Kind: relay.WakeNotify, SessionID: 8, TextRef: "r1", Text: "kept in memory only"},
+		{Kind: relay.WakeNotify, SessionID: 8, Message: &relay.Message{SessionID: 8, Seq: 3, Kind: relay.KindChat,
+			SenderKind: relay.SenderCustomer, Audience: relay.AudienceAll, Body: "kept in memory only",
+			Payload: json.RawMessage(`{"text_kept":false,"text_ref":"r1"}`), CreatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}},
 		{Kind: relay.WakeEnd, SessionID: 7},
 	}
 	for _, w := range sent {
@@ -99,7 +103,7 @@ func TestWakesReachTheOtherNodes(t *testing.T) {
 		r.await(t, "every wake-up and the queue change", func(r *recorder) bool { return len(r.wakes) == len(sent) && r.queues == 1 })
 		r.mu.Lock()
 		for i, w := range sent {
-			if r.wakes[i] != w {
+			if !reflect.DeepEqual(r.wakes[i], w) {
 				t.Errorf("wake-up %d: got %+v, want %+v", i, r.wakes[i], w)
 			}
 		}

@@ -69,17 +69,14 @@ type Wake struct {
 	Kind      WakeKind `json:"kind"`
 	SessionID int64    `json:"session_id"`
 	State     string   `json:"state,omitempty"`
-	// TextRef and Text carry the text of a chat message that is not kept
-	// in the log (P2U-3): it lives only in the memory of the node that
-	// stored the message, so the others' sockets need it from the wake.
-	TextRef string `json:"text_ref,omitempty"`
-	Text    string `json:"text,omitempty"`
 	// Opened is when the customer's socket of a WakeCustomer opened: only
 	// sockets opened before it are stale.
 	Opened time.Time `json:"opened,omitzero"`
 	// Message is the message a WakeNotify is for, when the relay stored
 	// one: a socket whose cursor is just before it sends it without
-	// reading the log.
+	// reading the log. A chat text not kept in the log (P2U-3) lives only
+	// in the memory of the node that stored it; the others take it from
+	// here.
 	Message *Message `json:"message,omitempty"`
 }
 
@@ -129,12 +126,7 @@ func (h *Hub) notify(sessionID int64) {
 func (h *Hub) publish(m Message) {
 	if f := h.forward.Load(); f != nil {
 		carried := m // a copy, so that m stays on the stack when nothing is forwarded
-		w := Wake{Kind: WakeNotify, SessionID: m.SessionID, Message: &carried}
-		var meta payloadMeta
-		if m.Kind == KindChat && json.Unmarshal(m.Payload, &meta) == nil && meta.TextRef != "" {
-			w.TextRef, w.Text = meta.TextRef, m.Body
-		}
-		(*f)(w)
+		(*f)(Wake{Kind: WakeNotify, SessionID: m.SessionID, Message: &carried})
 	}
 	h.hintAll(m)
 }

@@ -136,6 +136,19 @@ type payloadMeta struct {
 	TextRef     string `json:"text_ref"`
 }
 
+// keepRemoteText keeps in memory the text of m, a chat message another hub node
+// stored without its text (P2U-3), for this node's sockets that read it
+// from the log.
+func (l *Log) keepRemoteText(m Message) {
+	if m.Kind != KindChat || m.Body == "" {
+		return
+	}
+	var meta payloadMeta
+	if json.Unmarshal(m.Payload, &meta) == nil && meta.TextRef != "" {
+		l.transient.put(m.SessionID, meta.TextRef, m.Body)
+	}
+}
+
 func (l *Log) fromRow(r messageRow) Message {
 	m := Message{
 		Seq: r.Seq, SessionID: r.SessionID, Kind: Kind(r.Kind), SenderKind: SenderKind(r.SenderKind),

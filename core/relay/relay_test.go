@@ -894,3 +894,25 @@ func TestChatRightAfterPickUpIsServed(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyKeepsRemoteText: another hub node stored a chat message whose
+// text the session keeps out of the log (P2U-3) and forwarded it. A socket
+// that connects here later reads the message from the log, where its body
+// is empty, and still gets the text from the forwarded message.
+func TestApplyKeepsRemoteText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *bun.DB) {
+		h := newHarness(t, db)
+		at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+		payload := `{"length":11,"text_kept":false,"text_ref":"r1"}`
+		if _, err := db.NewRaw(`INSERT INTO session_messages (session_id, seq, kind, sender_kind, sender_id, audience, body, payload, created_at)
+VALUES (?, 1, 'chat', 'customer', 0, 'all', '', ?, ?)`, h.session, payload, at).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.srv.Apply(Wake{Kind: WakeNotify, SessionID: h.session, Message: &Message{SessionID: h.session, Seq: 1, Kind: KindChat,
+			SenderKind: SenderCustomer, Audience: AudienceAll, Body: "secret text", Payload: json.RawMessage(payload), CreatedAt: at}})
+		tech := h.technician(h.owner, 0)
+		if m := tech.expect(t, TypeMessage); m.Seq != 1 || m.Body != "secret text" {
+			t.Fatalf("the forwarded text read from the log: %+v", m)
+		}
+	})
+}

@@ -106,12 +106,10 @@ func (s *Server) Hub() *Hub { return s.hub }
 // Apply does on this node's sockets what another hub node's Hub forwarded
 // (Hub.Forward), without forwarding it again.
 func (s *Server) Apply(w Wake) {
-	if w.TextRef != "" {
-		s.log.transient.put(w.SessionID, w.TextRef, w.Text)
-	}
 	switch w.Kind {
 	case WakeNotify:
 		if m := w.Message; m != nil && m.SessionID == w.SessionID {
+			s.log.keepRemoteText(*m)
 			if m.Kind == KindChatToggle {
 				s.log.toggles.drop(m.SessionID)
 			}
