@@ -198,26 +198,21 @@ type MigrationStatus struct {
 	Unknown bool   `json:"unknown,omitempty"`
 }
 
-// Status lists every known migration in order with its state.
+// Status lists every known migration in order with its state, then those
+// a newer version of Tether applied.
 func Status(ctx context.Context, db *bun.DB) ([]MigrationStatus, error) {
-	m, err := Migrator(db)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Init(ctx); err != nil {
-		return nil, fmt.Errorf("init migrations: %w", err)
-	}
-	ms, err := m.MigrationsWithStatus(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migration status: %w", err)
-	}
-	out := make([]MigrationStatus, 0, len(ms))
-	for _, mg := range ms {
-		out = append(out, MigrationStatus{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied()})
-	}
 	st, err := SchemaOf(ctx, db)
 	if err != nil {
 		return nil, err
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationStatus, 0, len(ms.Sorted())+len(st.Newer))
+	for _, mg := range ms.Sorted() {
+		name := mg.Name + "_" + mg.Comment
+		out = append(out, MigrationStatus{Name: name, Applied: !slices.Contains(st.Pending, name)})
 	}
 	for _, name := range st.Newer {
 		out = append(out, MigrationStatus{Name: name, Applied: true, Unknown: true})
