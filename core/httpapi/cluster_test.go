@@ -33,6 +33,16 @@ func twoNodes(t *testing.T, db *bun.DB, url string) (a, b *env) {
 	return node("a"), node("b")
 }
 
+// activeOnTwoNodes is twoNodes with an active private session of a new
+// technician of its own (tech is their token), opened on a.
+func activeOnTwoNodes(t *testing.T, db *bun.DB, url, email string) (a, b *env, tech string, sid int64, secret string) {
+	t.Helper()
+	a, b = twoNodes(t, db, url)
+	_, _, tech = a.groupWithTechnician(email)
+	sid, secret = a.activePrivate(tech)
+	return a, b, tech, sid, secret
+}
+
 // TestTwoNodesOverNATS: two hub nodes on one database, joined over a real
 // NATS server. The customer is on one node, the technician (relay socket
 // and live queue) on the other, as a load balancer may place them: the
@@ -121,9 +131,7 @@ func TestTwoNodesOverNATS(t *testing.T) {
 func TestCustomerMovingToAnotherNode(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		a, b := twoNodes(t, db, url)
-		_, _, tech := a.groupWithTechnician("ola@example.com")
-		sid, secret := a.activePrivate(tech)
+		a, b, tech, sid, secret := activeOnTwoNodes(t, db, url, "ola@example.com")
 		id := itoa(sid)
 		state := func() string {
 			var s struct {
@@ -196,9 +204,7 @@ func (w *wsClient) rawFrames(what string, done func(bin [][]byte, msgs []map[str
 func TestBinaryFramesCrossNodes(t *testing.T) {
 	url := clustertest.URL(t)
 	storetest.Each(t, func(t *testing.T, db *bun.DB) {
-		a, b := twoNodes(t, db, url)
-		_, _, tech := a.groupWithTechnician("una@example.com")
-		sid, secret := a.activePrivate(tech)
+		a, b, tech, sid, secret := activeOnTwoNodes(t, db, url, "una@example.com")
 		id := itoa(sid)
 		cust := a.dial("/api/v1/relay/customer?resume_after=0", secret)
 		cust.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
